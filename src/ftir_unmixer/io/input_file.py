@@ -49,6 +49,9 @@ class GroundTruth:
 class HyperspectralData:
     """A stacked hyperspectral cube read from the input contract.
 
+    Instrument-file readers (``ftir_unmixer.io.readers``) return the same structure, holding
+    the cube as the file has it, before ``ftir_unmixer.io.validate`` checks it.
+
     Attributes:
         cube: ``(H, W, B)`` float32 cube, tiles stacked along the depth (row) axis.
         wavenumbers: ``(B,)`` float64 axis in cm⁻¹, in the file's order.
@@ -108,9 +111,11 @@ def check_wavenumbers(wavenumbers: np.ndarray, num_bands: int, source: str) -> n
         )
     steps = np.diff(wn)
     if wn.size > 1 and not (np.all(steps > 0) or np.all(steps < 0)):
+        i = int(np.flatnonzero((steps == 0) | (np.sign(steps) != np.sign(steps[0])))[0])
+        kind = "is duplicated" if steps[i] == 0 else "breaks the order"
         raise FTIRUnmixerError(
-            f"{source}: the wavenumber axis is not strictly ascending or descending "
-            "(duplicated or unordered values); export a monotonic axis."
+            f"{source}: the wavenumber axis is not strictly ascending or descending (value "
+            f"{wn[i + 1]:g} at band {i + 2} {kind}); export a monotonic axis."
         )
     return wn
 

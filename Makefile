@@ -1,0 +1,50 @@
+# ftir-unmixer — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU wheel of torch; GPU users: make install TORCH_SPEC="torch==<your CUDA build>".
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev,io,baselines
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train train-paper test test-slow lint format synth clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with its dependencies
+
+train: install ## Train the quick preset on the bundled synthetic cross-section (ARGS=overrides)
+	$(PY) -m ftir_unmixer.train experiment=quick $(ARGS)
+
+train-paper: install ## The paper's full run: WSAD, K=10, 500 epochs (hours on a CPU)
+	$(PY) -m ftir_unmixer.train experiment=paper $(ARGS)
+
+synth: install ## Write the bundled synthetic cross-section to data/synthetic_cross_section.h5
+	$(VENV)/bin/ftir-unmixer synth -o data/synthetic_cross_section.h5
+
+test: install ## Run the test suite (CPU, < 10 min; slow tests excluded)
+	$(PY) -m pytest -q $(ARGS)
+
+test-slow: install ## Run only the slow tests
+	$(PY) -m pytest -q -m slow $(ARGS)
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff format src tests scripts
+	$(VENV)/bin/ruff check --fix src tests scripts
+
+clean: ## Remove outputs and caches (keeps .venv and data/)
+	rm -rf outputs multirun .pytest_cache .ruff_cache

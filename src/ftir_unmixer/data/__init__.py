@@ -1,0 +1,1 @@
+"""Data: synthetic cross-sections, preprocessing, the patch sampler and the DataModule."""

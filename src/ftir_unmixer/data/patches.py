@@ -1,0 +1,138 @@
+"""Random p×p patches gathered on the fly from one in-memory cube.
+
+The authors' script materialises every patch (20 000 × 5 × 5 × 1504 floats, about 9 GB
+with its copies). Here only patch *centres* travel through the DataLoader; the patches are
+gathered from the cube tensor by advanced indexing on whatever device the batch is on, so
+the memory cost is one cube plus one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+
+def valid_patch_centres(mask: np.ndarray, patch_size: int) -> np.ndarray:
+    """Centres ``(row, col)`` of every p×p patch that lies inside the image on valid pixels.
+
+    Args:
+        mask: ``(H, W)`` bool, True where the pixel is valid.
+        patch_size: odd p.
+
+    Returns:
+        ``(M, 2)`` int64 array of centres, row-major order.
+    """
+    windows = np.lib.stride_tricks.sliding_window_view(mask, (patch_size, patch_size))
+    rows, cols = np.nonzero(windows.all(axis=(2, 3)))
+    half = patch_size // 2
+    return np.stack([rows + half, cols + half], axis=1).astype(np.int64)
+
+
+def _seed_for(seed: int, *keys: int) -> int:
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class RandomCentreSampler(Sampler[int]):
+    """Draw ``num_samples`` indices of valid centres per epoch, uniformly with replacement.
+
+    The draw depends only on ``(seed, epoch, rank)``, so a run is reproducible, a resumed run
+    continues the same sequence, and DDP ranks sample different patches. With
+    ``resample_each_epoch=False`` one set is drawn for epoch 0 and only its order is shuffled
+    every epoch, as in the authors' script (patches drawn once, shuffled mini-batches).
+
+    Args:
+        num_centres: M, the number of valid centres.
+        num_samples: patches per epoch.
+        seed: the run's seed.
+        rank: the process rank (0 without DDP).
+        resample_each_epoch: draw fresh centres every epoch.
+    """
+
+    def __init__(
+        self,
+        num_centres: int,
+        num_samples: int,
+        seed: int,
+        rank: int = 0,
+        resample_each_epoch: bool = True,
+    ) -> None:
+        self.num_centres = num_centres
+        self.num_samples = num_samples
+        self.seed = seed
+        self.rank = rank
+        self.resample_each_epoch = resample_each_epoch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of every epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        draw_epoch = self.epoch if self.resample_each_epoch else 0
+        draw = torch.Generator().manual_seed(_seed_for(self.seed, draw_epoch, self.rank))
+        indices = torch.randint(self.num_centres, (self.num_samples,), generator=draw)
+        if not self.resample_each_epoch:
+            order = torch.Generator().manual_seed(_seed_for(self.seed, self.epoch, self.rank, 1))
+            indices = indices[torch.randperm(self.num_samples, generator=order)]
+        return iter(indices.tolist())
+
+
+class CentreDataset(Dataset):
+    """Map-style dataset of patch centres; a batch of indices becomes one ``(n, 2)`` tensor."""
+
+    def __init__(self, centres: np.ndarray) -> None:
+        self.centres = torch.as_tensor(centres, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.centres[index]
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        """Fetch a whole batch in one indexing operation (used by the DataLoader)."""
+        return self.centres[indices]
+
+
+def keep_batch(batch: torch.Tensor) -> torch.Tensor:
+    """Collate function for :class:`CentreDataset`: the batch is already one tensor."""
+    return batch
+
+
+class PatchGatherer:
+    """Gather ``(n, B, p, p)`` patches at given centres from an ``(H, W, B)`` cube.
+
+    The cube is copied to a device the first time a batch on that device asks for it and
+    cached there; no patch array is ever materialised beyond the current batch.
+
+    Args:
+        cube: ``(H, W, B)`` float32 tensor.
+        patch_size: odd p.
+    """
+
+    def __init__(self, cube: torch.Tensor, patch_size: int) -> None:
+        self.patch_size = patch_size
+        self._cubes: dict[torch.device, torch.Tensor] = {cube.device: cube}
+        half = patch_size // 2
+        self._offsets = torch.arange(-half, half + 1)
+
+    def cube_on(self, device: torch.device) -> torch.Tensor:
+        """The cube on ``device`` (copied once, then cached)."""
+        if device not in self._cubes:
+            source = next(iter(self._cubes.values()))
+            self._cubes[device] = source.to(device)
+        return self._cubes[device]
+
+    def __call__(self, centres: torch.Tensor) -> torch.Tensor:
+        """Patches ``(n, B, p, p)`` centred at ``centres`` ``(n, 2)`` (row, col)."""
+        cube = self.cube_on(centres.device)
+        offsets = self._offsets.to(centres.device)
+        rows = centres[:, 0, None, None] + offsets[None, :, None]
+        cols = centres[:, 1, None, None] + offsets[None, None, :]
+        return cube[rows, cols].permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,1 @@
+"""Evaluation: ground-truth metrics, ground-truth-free diagnostics, reference-library matching."""

@@ -1,0 +1,323 @@
+r"""Ground-truth-free diagnostics of an unmixing result (real data has no ground truth).
+
+They quantify what the paper inspects by eye when choosing K (Sec. III): how well the data are
+reconstructed, whether components duplicate each other (over-modelling: near-identical
+endmembers with "repeated, low-intensity maps"), whether maps are unused (near-zero
+everywhere), how mixed the abundances are, and whether replicate runs agree.
+
+* Reconstruction: per-pixel spectral angle :math:`\theta(\mathbf x_p, \hat{\mathbf x}_p)` (plain
+  and, given the band weights, WSAD-weighted), the SRE in dB, and the mean residual spectrum
+  :math:`\bar{\mathbf r} = \frac1n \sum_p (\mathbf x_p - \hat{\mathbf x}_p)`, whose structure
+  shows what the model misses (e.g. a CO₂ doublet left in the residual).
+* Endmember redundancy: pairwise angles :math:`\theta(\mathbf e_i, \mathbf e_j)`; pairs below
+  a threshold are reported with the Pearson correlation of their maps.
+* Abundances: the normalised Shannon entropy
+  :math:`\bar H = \frac1n \sum_p -\sum_k a_{pk} \ln a_{pk} / \ln K \in [0, 1]`
+  (0: every pixel pure, 1: every pixel an even mix), the sparsity (fraction of
+  :math:`a_{pk}` below a level) and the near-empty maps (maximum below a level).
+* Stability: the mean matched angle between the endmembers of replicate runs.
+
+:func:`ground_truth_free_diagnostics` gathers the scalars under ``diag/…`` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.metrics import (
+    match_endmembers,
+    pearson_correlation,
+    reconstruction_sre,
+    spectral_angle,
+    spectral_angle_matrix,
+    valid_pixels,
+)
+
+__all__ = [
+    "DEFAULT_DUPLICATE_ANGLE_DEG",
+    "DEFAULT_EMPTY_LEVEL",
+    "DEFAULT_ZERO_LEVEL",
+    "DuplicatePair",
+    "abundance_entropy",
+    "abundance_sparsity",
+    "empty_maps",
+    "ground_truth_free_diagnostics",
+    "mean_residual_spectrum",
+    "near_duplicate_pairs",
+    "pairwise_endmember_angles",
+    "reconstruction_angles",
+    "replicate_stability",
+]
+
+DEFAULT_DUPLICATE_ANGLE_DEG = 10.0
+"""Endmember pairs closer than this (degrees) are flagged as near duplicates. Distinct paint
+materials on the same grid are typically further apart; the split halves of one material
+found by an over-sized K are typically closer."""
+
+DEFAULT_ZERO_LEVEL = 0.01
+"""An abundance below this counts as zero for the sparsity."""
+
+DEFAULT_EMPTY_LEVEL = 0.1
+"""A map whose largest abundance over the valid pixels is below this counts as near-empty
+(the unused components of the paper's Fig. 6, maps 2–3). A small but genuine inclusion
+reaches well above it in its own pixels."""
+
+
+def reconstruction_angles(
+    X: ArrayLike,
+    X_hat: ArrayLike,
+    band_weights: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+) -> np.ndarray:
+    """Per-pixel spectral angle between the data and its reconstruction.
+
+    Args:
+        X: ``(H, W, B)`` or ``(N, B)`` data.
+        X_hat: the reconstruction, same shape.
+        band_weights: ``(B,)`` weights for the WSAD angle (Eq. 6); plain SAD without.
+        mask: bool pixel mask of shape ``X.shape[:-1]``.
+
+    Returns:
+        ``(n,)`` angles in degrees over the valid pixels.
+
+    """
+    return spectral_angle(valid_pixels(X, mask), valid_pixels(X_hat, mask), weights=band_weights)
+
+
+def mean_residual_spectrum(
+    X: ArrayLike, X_hat: ArrayLike, mask: ArrayLike | None = None
+) -> np.ndarray:
+    """Mean residual ``X − X_hat`` over the valid pixels, per band.
+
+    Args:
+        X: ``(H, W, B)`` or ``(N, B)`` data.
+        X_hat: the reconstruction, same shape.
+        mask: bool pixel mask.
+
+    Returns:
+        ``(B,)`` mean residual, in the units of ``X``.
+
+    """
+    return np.mean(valid_pixels(X, mask) - valid_pixels(X_hat, mask), axis=0)
+
+
+def pairwise_endmember_angles(E: ArrayLike) -> np.ndarray:
+    """Angles between all pairs of endmembers, in the order of ``itertools.combinations``.
+
+    Args:
+        E: ``(B, K)`` endmembers.
+
+    Returns:
+        ``(K(K−1)/2,)`` angles in degrees.
+
+    """
+    angles = spectral_angle_matrix(E, E)
+    rows, cols = np.triu_indices(angles.shape[0], k=1)
+    return angles[rows, cols]
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two endmembers closer than the duplicate threshold.
+
+    Attributes:
+        first: index of the first endmember.
+        second: index of the second endmember (> first).
+        angle_deg: their spectral angle.
+        map_correlation: Pearson correlation of their abundance maps over the valid pixels
+            (strongly negative when one material was split between them, positive when both
+            track the same region).
+
+    """
+
+    first: int
+    second: int
+    angle_deg: float
+    map_correlation: float
+
+
+def near_duplicate_pairs(
+    E: ArrayLike,
+    A: ArrayLike,
+    threshold_deg: float = DEFAULT_DUPLICATE_ANGLE_DEG,
+    mask: ArrayLike | None = None,
+) -> list[DuplicatePair]:
+    """Endmember pairs whose angle is below ``threshold_deg``, closest first.
+
+    Args:
+        E: ``(B, K)`` endmembers.
+        A: ``(H, W, K)`` or ``(N, K)`` abundances.
+        threshold_deg: the duplicate threshold in degrees.
+        mask: bool pixel mask of the abundance image shape.
+
+    Returns:
+        The near-duplicate pairs sorted by increasing angle.
+
+    """
+    num = np.asarray(E).shape[1]
+    maps = valid_pixels(A, mask).T
+    pairs = [
+        DuplicatePair(i, j, float(angle), float(pearson_correlation(maps[i], maps[j])))
+        for (i, j), angle in zip(
+            combinations(range(num), 2), pairwise_endmember_angles(E), strict=True
+        )
+        if angle < threshold_deg
+    ]
+    return sorted(pairs, key=lambda p: p.angle_deg)
+
+
+def abundance_entropy(A: ArrayLike, mask: ArrayLike | None = None) -> float:
+    r"""Mean per-pixel Shannon entropy of the abundances, normalised by :math:`\ln K`.
+
+    Args:
+        A: ``(H, W, K)`` or ``(N, K)`` abundances summing to one.
+        mask: bool pixel mask.
+
+    Returns:
+        A value in ``[0, 1]``: 0 when every pixel is pure, 1 when every pixel is an even mix
+        (0 for ``K = 1``).
+
+    """
+    a = np.clip(valid_pixels(A, mask), 0.0, None)
+    num = a.shape[1]
+    if num < 2:
+        return 0.0
+    terms = np.where(a > 0, -a * np.log(np.where(a > 0, a, 1.0)), 0.0)
+    return float(np.mean(terms.sum(axis=1)) / np.log(num))
+
+
+def abundance_sparsity(
+    A: ArrayLike, mask: ArrayLike | None = None, zero_level: float = DEFAULT_ZERO_LEVEL
+) -> float:
+    """Fraction of abundances below ``zero_level`` over the valid pixels.
+
+    Args:
+        A: ``(H, W, K)`` or ``(N, K)`` abundances.
+        mask: bool pixel mask.
+        zero_level: the level under which an abundance counts as zero.
+
+    Returns:
+        The fraction in ``[0, 1]``.
+
+    """
+    return float(np.mean(valid_pixels(A, mask) < zero_level))
+
+
+def empty_maps(
+    A: ArrayLike, mask: ArrayLike | None = None, empty_level: float = DEFAULT_EMPTY_LEVEL
+) -> list[int]:
+    """Find the maps whose largest abundance stays below ``empty_level``.
+
+    Args:
+        A: ``(H, W, K)`` or ``(N, K)`` abundances.
+        mask: bool pixel mask.
+        empty_level: the level a used map must reach somewhere.
+
+    Returns:
+        Indices of the near-empty maps.
+
+    """
+    return np.flatnonzero(valid_pixels(A, mask).max(axis=0) < empty_level).tolist()
+
+
+def replicate_stability(
+    endmember_sets: Sequence[ArrayLike], band_mask: ArrayLike | None = None
+) -> float:
+    """Mean matched angle between the endmembers of replicate runs (e.g. different seeds).
+
+    Every pair of runs is matched with :func:`~ftir_unmixer.evaluation.metrics.match_endmembers`
+    (rectangular if their K differ); the result is the mean over run pairs of the mean
+    matched angle. 0° means every run found the same spectra up to scale and order.
+
+    Args:
+        endmember_sets: two or more ``(B, K_r)`` endmember matrices on the same axis.
+        band_mask: ``(B,)`` bool, the bands to compare on.
+
+    Returns:
+        The mean matched angle in degrees.
+
+    Raises:
+        FTIRUnmixerError: with fewer than two runs.
+
+    """
+    if len(endmember_sets) < 2:
+        raise FTIRUnmixerError(
+            f"replicate stability needs at least two runs, got {len(endmember_sets)}; "
+            "train with several seeds."
+        )
+    means = [
+        np.mean(match_endmembers(a, b, band_mask).angles_deg)
+        for a, b in combinations(endmember_sets, 2)
+    ]
+    return float(np.mean(means))
+
+
+def ground_truth_free_diagnostics(
+    X: ArrayLike,
+    X_hat: ArrayLike,
+    E: ArrayLike,
+    A: ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+    band_weights: ArrayLike | None = None,
+    duplicate_threshold_deg: float = DEFAULT_DUPLICATE_ANGLE_DEG,
+    zero_level: float = DEFAULT_ZERO_LEVEL,
+    empty_level: float = DEFAULT_EMPTY_LEVEL,
+) -> dict[str, float]:
+    """All scalar diagnostics of one result.
+
+    Keys:
+
+    * ``diag/mean_reconstruction_angle_deg``: mean per-pixel SAD, in degrees;
+    * ``diag/mean_weighted_reconstruction_angle_deg``: the same with ``band_weights`` (only
+      when they are given);
+    * ``diag/reconstruction_sre_db``: SRE of ``X_hat`` in dB;
+    * ``diag/mean_residual_rms``: RMS over bands of the mean residual spectrum;
+    * ``diag/min_endmember_angle_deg``: smallest pairwise endmember angle (NaN for K = 1);
+    * ``diag/num_near_duplicates``: pairs below ``duplicate_threshold_deg``;
+    * ``diag/abundance_entropy``: mean normalised entropy in ``[0, 1]``;
+    * ``diag/abundance_sparsity``: fraction of abundances below ``zero_level``;
+    * ``diag/num_empty_maps``: maps whose maximum is below ``empty_level``.
+
+    Args:
+        X: ``(H, W, B)`` data, in the space the model reconstructs.
+        X_hat: ``(H, W, B)`` reconstruction.
+        E: ``(B, K)`` endmembers.
+        A: ``(H, W, K)`` abundances.
+        mask: ``(H, W)`` bool, valid pixels.
+        band_weights: ``(B,)`` WSAD weights, for the weighted reconstruction angle.
+        duplicate_threshold_deg: see :func:`near_duplicate_pairs`.
+        zero_level: see :func:`abundance_sparsity`.
+        empty_level: see :func:`empty_maps`.
+
+    Returns:
+        The flat ``diag/…`` metrics.
+
+    """
+    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
+    a = valid_pixels(A, mask)
+    pair_angles = pairwise_endmember_angles(E)
+    metrics = {
+        "diag/mean_reconstruction_angle_deg": float(np.mean(reconstruction_angles(x, x_hat))),
+    }
+    if band_weights is not None:
+        metrics["diag/mean_weighted_reconstruction_angle_deg"] = float(
+            np.mean(reconstruction_angles(x, x_hat, band_weights))
+        )
+    residual = mean_residual_spectrum(x, x_hat)
+    metrics |= {
+        "diag/reconstruction_sre_db": reconstruction_sre(x, x_hat),
+        "diag/mean_residual_rms": float(np.sqrt(np.mean(residual**2))),
+        "diag/min_endmember_angle_deg": float(pair_angles.min()) if pair_angles.size else np.nan,
+        "diag/num_near_duplicates": float(np.sum(pair_angles < duplicate_threshold_deg)),
+        "diag/abundance_entropy": abundance_entropy(a),
+        "diag/abundance_sparsity": abundance_sparsity(a, zero_level=zero_level),
+        "diag/num_empty_maps": float(len(empty_maps(a, empty_level=empty_level))),
+    }
+    return metrics

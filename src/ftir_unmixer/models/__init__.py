@@ -1,0 +1,1 @@
+"""The FTIR-unmixer network (encoder, positive decoder, autoencoder) and its LightningModule."""

@@ -1,0 +1,129 @@
+"""LightningModule: the autoencoder, the SAD/WSAD loss and Adam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+import torch
+
+from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.losses import SpectralAngleLoss, spectral_angle
+from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
+from ftir_unmixer.models.decoder import Readout
+
+LOSS_NAMES = ("sad", "wsad")
+
+
+@dataclass
+class CubeUnmixing:
+    """The network applied to a whole cube.
+
+    Attributes:
+        abundances: ``(H, W, K)`` abundance maps.
+        endmembers_model: ``(B, K)`` Eq. 5 endmembers in the model's space.
+        reconstruction_angle: ``(H, W)`` per-pixel SAD between input and reconstruction.
+        reconstruction: ``(H, W, B)`` reconstructed cube (model space).
+    """
+
+    abundances: np.ndarray
+    endmembers_model: np.ndarray
+    reconstruction_angle: np.ndarray
+    reconstruction: np.ndarray
+
+
+class FTIRUnmixerModule(L.LightningModule):
+    """FTIR-unmixer: encoder → scaled softmax → softplus-positive decoder, trained with WSAD.
+
+    Args:
+        num_bands: B, set from the data.
+        num_endmembers: K.
+        loss_name: ``wsad`` (Eq. 6–7 with the band weights) or ``sad`` (all weights 1).
+        band_weights: ``(B,)`` weights of Eq. 13 for WSAD; ignored for SAD.
+        hidden_channels: encoder width.
+        patch_size: p, the decoder kernel.
+        negative_slope: leaky-ReLU slope.
+        dropout: spatial dropout.
+        softmax_scale: α of the scaled softmax.
+        padding_mode: convolution padding.
+        readout: ``sum`` (Eq. 5) or ``mean`` endmember readout.
+        lr: Adam learning rate.
+    """
+
+    def __init__(
+        self,
+        num_bands: int,
+        num_endmembers: int = 10,
+        loss_name: str = "wsad",
+        band_weights: np.ndarray | torch.Tensor | None = None,
+        hidden_channels: int = 48,
+        patch_size: int = 5,
+        negative_slope: float = 0.01,
+        dropout: float = 0.2,
+        softmax_scale: float = 3.5,
+        padding_mode: str = "zeros",
+        readout: Readout = "sum",
+        lr: float = 0.005,
+    ) -> None:
+        super().__init__()
+        if not 2 <= num_endmembers < num_bands:
+            raise FTIRUnmixerError(
+                f"model.num_endmembers={num_endmembers} is impossible for {num_bands} bands; "
+                f"choose K with 2 ≤ K < {num_bands}."
+            )
+        if loss_name not in LOSS_NAMES:
+            raise FTIRUnmixerError(f"loss.name={loss_name!r} is unknown; use 'sad' or 'wsad'.")
+        if softmax_scale <= 0 or lr <= 0:
+            raise FTIRUnmixerError("model.softmax_scale and model.lr must be positive.")
+        self.save_hyperparameters(ignore=["band_weights"])
+        self.net = UnmixingAutoencoder(
+            num_bands,
+            num_endmembers,
+            hidden_channels=hidden_channels,
+            patch_size=patch_size,
+            negative_slope=negative_slope,
+            dropout=dropout,
+            softmax_scale=softmax_scale,
+            padding_mode=padding_mode,
+            readout=readout,
+        )
+        weights = None
+        if loss_name == "wsad" and band_weights is not None:
+            weights = torch.as_tensor(np.asarray(band_weights), dtype=torch.float32)
+        self.loss = SpectralAngleLoss(weights)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(reconstruction, abundances)`` of ``(N, B, h, w)`` patches."""
+        return self.net(x)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        """Loss of Eq. 7 over every pixel of every patch of the batch."""
+        reconstruction, _ = self.net(batch)
+        loss = self.loss(batch, reconstruction)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam with the configured learning rate."""
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    @torch.no_grad()
+    def unmix_cube(self, cube: torch.Tensor) -> CubeUnmixing:
+        """Run the whole ``(H, W, B)`` cube through the network once, in eval mode.
+
+        The same convolutions with their padding as in training, applied to the cube as a
+        single image, as in the authors' script.
+        """
+        was_training = self.training
+        self.eval()
+        x = cube.to(self.device).permute(2, 0, 1).unsqueeze(0)
+        reconstruction, abundances = self.net(x)
+        angle = spectral_angle(x, reconstruction, dim=1)[0]
+        self.train(was_training)
+        return CubeUnmixing(
+            abundances=abundances[0].permute(1, 2, 0).cpu().numpy(),
+            endmembers_model=self.net.endmembers().cpu().numpy(),
+            reconstruction_angle=angle.cpu().numpy(),
+            reconstruction=reconstruction[0].permute(1, 2, 0).cpu().numpy(),
+        )

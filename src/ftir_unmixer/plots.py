@@ -1,0 +1,169 @@
+"""Figures in FTIR conventions: wavenumber axis in cm⁻¹, high wavenumbers on the left.
+
+Every function returns a Matplotlib ``Figure`` (Agg backend, no display needed); callers save
+it or hand it to a logger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+WAVENUMBER_LABEL = "Wavenumber (cm$^{-1}$)"
+
+
+def with_gaps(wavenumbers: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Insert NaN where the axis jumps (dropped windows), so lines are not joined across gaps.
+
+    A jump is a step larger than 1.5 times the median step.
+
+    Args:
+        wavenumbers: ``(B,)`` axis.
+        values: ``(B,)`` or ``(B, K)`` values on it.
+
+    Returns:
+        The axis and values with one NaN row inserted at every gap.
+    """
+    wn = np.asarray(wavenumbers, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64)
+    steps = np.abs(np.diff(wn))
+    if steps.size == 0:
+        return wn, vals
+    gaps = np.nonzero(steps > 1.5 * np.median(steps))[0] + 1
+    nan_row = np.full((len(gaps), *vals.shape[1:]), np.nan)
+    return np.insert(wn, gaps, np.nan), np.insert(vals, gaps, nan_row, axis=0)
+
+
+def set_wavenumber_axis(ax: plt.Axes, wavenumbers: np.ndarray) -> None:
+    """Label the x axis in cm⁻¹ with high wavenumbers on the left (the FTIR convention)."""
+    ax.set_xlim(float(np.nanmax(wavenumbers)), float(np.nanmin(wavenumbers)))
+    ax.set_xlabel(WAVENUMBER_LABEL)
+
+
+def shade_windows(ax: plt.Axes, windows: Sequence[Sequence[float]], label: str) -> None:
+    """Shade wavenumber windows ``[lo, hi]`` (e.g. bad windows) in grey."""
+    for i, (lo, hi) in enumerate(windows):
+        ax.axvspan(
+            min(lo, hi), max(lo, hi), color="0.8", alpha=0.6, label=label if i == 0 else None
+        )
+
+
+def plot_abundance_maps(
+    abundances: np.ndarray,
+    titles: Sequence[str] | None = None,
+    tile_rows: Sequence[int] | None = None,
+) -> Figure:
+    """Abundance maps side by side (the paper's Fig. 5–6 layout), on a common 0–1 scale.
+
+    Args:
+        abundances: ``(H, W, K)``.
+        titles: one title per map (``Map 1`` … by default).
+        tile_rows: rows per detector tile; dotted lines mark the tile seams.
+
+    Returns:
+        The figure.
+    """
+    height, width, k = abundances.shape
+    titles = list(titles) if titles is not None else [f"Map {i + 1}" for i in range(k)]
+    panel_w = max(1.1, 6.0 * width / height)
+    fig, axes = plt.subplots(1, k, figsize=(panel_w * k + 1.0, 6.5), squeeze=False)
+    image = None
+    for i, ax in enumerate(axes[0]):
+        image = ax.imshow(abundances[:, :, i], vmin=0.0, vmax=1.0, cmap="viridis")
+        ax.set_title(titles[i], fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for seam in np.cumsum(tile_rows or [])[:-1]:
+            ax.axhline(seam - 0.5, color="white", lw=0.5, ls=":")
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, label="abundance")
+    return fig
+
+
+def plot_endmembers(
+    wavenumbers: np.ndarray,
+    endmembers: np.ndarray,
+    titles: Sequence[str] | None = None,
+    ylabel: str = "absorbance",
+) -> Figure:
+    """One panel per endmember spectrum, wavenumber axis reversed.
+
+    Args:
+        wavenumbers: ``(B,)`` axis in cm⁻¹.
+        endmembers: ``(B, K)`` spectra.
+        titles: one title per endmember (``Endmember 1`` … by default).
+        ylabel: y-axis label (the units of the spectra).
+
+    Returns:
+        The figure.
+    """
+    k = endmembers.shape[1]
+    titles = list(titles) if titles is not None else [f"Endmember {i + 1}" for i in range(k)]
+    cols = min(k, 5)
+    rows = int(np.ceil(k / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    wn, spectra = with_gaps(wavenumbers, endmembers)
+    for i, ax in enumerate(axes.flat):
+        if i >= k:
+            ax.set_visible(False)
+            continue
+        ax.plot(wn, spectra[:, i], lw=0.8)
+        ax.set_title(titles[i], fontsize=8)
+        set_wavenumber_axis(ax, wavenumbers)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_size(7)
+        if i % cols == 0:
+            ax.set_ylabel(ylabel, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_band_weights(
+    wavenumbers: np.ndarray,
+    weights: np.ndarray,
+    diagnostics: dict[str, np.ndarray],
+    bad_windows: Sequence[Sequence[float]] = (),
+) -> Figure:
+    """Band weights (Eq. 13) over the three diagnostics (Eq. 9, Eq. 10, flatness) and score.
+
+    Args:
+        wavenumbers: ``(B,)`` axis.
+        weights: ``(B,)`` w.
+        diagnostics: ``corr_deficit``, ``roughness``, ``flatness`` and ``score`` arrays.
+        bad_windows: windows forced to zero weight, shaded.
+
+    Returns:
+        The figure.
+    """
+    panels = [
+        ("weight w (Eq. 13)", weights),
+        ("score s (Eq. 12)", diagnostics["score"]),
+        ("corr. deficit (Eq. 9)", diagnostics["corr_deficit"]),
+        ("roughness (Eq. 10)", diagnostics["roughness"]),
+        ("flatness −log var", diagnostics["flatness"]),
+    ]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 8), sharex=True)
+    for ax, (label, values) in zip(axes, panels, strict=True):
+        wn, vals = with_gaps(wavenumbers, values)
+        ax.plot(wn, vals, lw=0.7)
+        ax.set_ylabel(label, fontsize=7)
+        ax.tick_params(labelsize=7)
+        if bad_windows:
+            shade_windows(ax, bad_windows, "bad window")
+    set_wavenumber_axis(axes[-1], wavenumbers)
+    if bad_windows:
+        axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str) -> None:
+    """Save ``fig`` as PNG at 120 dpi and close it."""
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)

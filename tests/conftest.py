@@ -1,0 +1,66 @@
+"""Shared fixtures: W&B offline into a temporary directory, Hydra composition, tiny scenes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from ftir_unmixer.config import CONFIG_DIR
+
+WANDB_VARS = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")
+
+# A scene small enough for a 2-epoch run in seconds: 2 tiles of 12×10 pixels × 120 bands.
+TINY_SCENE = [
+    "synthetic.num_tiles=2",
+    "synthetic.tile_rows=12",
+    "synthetic.tile_cols=10",
+    "synthetic.num_bands=120",
+]
+TINY_RUN = [
+    *TINY_SCENE,
+    "model.num_endmembers=4",
+    "model.hidden_channels=8",
+    "data.patches_per_epoch=48",
+    "data.batch_size=16",
+    "trainer.max_epochs=2",
+    "threads=1",
+    "logger=none",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_wandb(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("wandb")
+    for var in WANDB_VARS:
+        os.environ[var] = str(root)
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_SILENT"] = "true"
+
+
+@pytest.fixture
+def compose_train(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose ``conf/train.yaml`` with overrides, outputs and data under ``tmp_path``."""
+
+    def _compose(overrides: list[str], data_dir: Path | None = None) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+            cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path / "run")
+            cfg.paths.log_dir = str(tmp_path / "logs")
+            cfg.paths.data_dir = str(data_dir or tmp_path / "data")
+            cfg.hydra.runtime.output_dir = str(tmp_path / "run")
+        HydraConfig().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]  # as in a real Hydra job, the task config has no hydra node
+        return cfg
+
+    yield _compose
+    GlobalHydra.instance().clear()

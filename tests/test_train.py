@@ -1,0 +1,105 @@
+import csv
+
+import h5py
+import numpy as np
+import pytest
+from conftest import TINY_RUN
+
+from ftir_unmixer.data.datamodule import FTIRDataModule
+from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.results_file import DIAGNOSTIC_NAMES, read_results
+from ftir_unmixer.pipeline import run
+
+
+def _check_contract(path, loss_name):
+    res = read_results(path)
+    h, w, k = res.abundances.shape
+    b = res.endmembers.shape[0]
+    assert (h, w, k, b) == (24, 10, 4, 120)
+    assert res.abundances.dtype == np.float32
+    assert (res.abundances >= 0).all()
+    np.testing.assert_allclose(res.abundances.sum(axis=2), 1.0, atol=1e-5)
+    assert res.endmembers.shape == res.endmembers_model.shape == (b, k)
+    assert (res.endmembers_model >= 0).all()
+    assert res.wavenumbers.dtype == np.float64 and res.wavenumbers.shape == (b,)
+    assert res.band_weights.shape == (b,)
+    for name in DIAGNOSTIC_NAMES:
+        assert res.band_diagnostics[name].shape == (b,)
+    assert res.reconstruction_error.shape == (h, w)
+    for key in ("config", "loss", "num_endmembers", "seed", "version"):
+        assert key in res.attrs
+    assert res.attrs["loss"] == loss_name
+    assert res.attrs["num_endmembers"] == k
+    return res
+
+
+@pytest.mark.parametrize("loss_name", ["wsad", "sad"])
+def test_two_epoch_run_writes_the_results_contract(compose_train, tmp_path, loss_name):
+    cfg = compose_train([*TINY_RUN, f"loss={loss_name}"])
+    metrics = run(cfg)
+    out = tmp_path / "run"
+    res = _check_contract(out / "results.h5", loss_name)
+    if loss_name == "sad":
+        np.testing.assert_array_equal(res.band_weights, 1.0)
+    else:
+        assert res.band_weights.min() < 1.0
+    # endmembers are the model's Eq. 5 endmembers mapped back through band_minmax.
+    dm = FTIRDataModule(path=res.attrs["input"], patch_size=5)
+    dm.setup()
+    np.testing.assert_allclose(
+        res.endmembers, dm.normalizer.endmembers_to_input(res.endmembers_model), rtol=1e-5
+    )
+    # The bundled synthetic scene has ground truth, so the run is scored against it.
+    assert 0.0 <= metrics["gt/mean_angle_deg"] <= 90.0
+    with open(out / "endmembers.csv") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["wavenumber", *(f"endmember_{i}" for i in range(1, 5))]
+    assert len(rows) == 121
+    for name in ("abundance_maps.png", "endmembers.png", "band_weights.png"):
+        assert (out / name).stat().st_size > 1000
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert not list(out.glob("*.tmp"))
+
+
+def test_run_with_wandb_offline_and_csv_logs(compose_train, tmp_path):
+    cfg = compose_train([*TINY_RUN, "logger=wandb", "trainer.max_epochs=1"])
+    run(cfg)
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+
+
+def test_k_not_smaller_than_bands_stops_before_training(compose_train, tmp_path):
+    cfg = compose_train([*TINY_RUN, "model.num_endmembers=120"])
+    with pytest.raises(FTIRUnmixerError, match="model.num_endmembers=120"):
+        run(cfg)
+    assert not (tmp_path / "run" / "results.h5").exists()
+
+
+def test_patch_larger_than_image_stops(compose_train, tmp_path):
+    cfg = compose_train([*TINY_RUN, "data.patch_size=13"])
+    with pytest.raises(FTIRUnmixerError, match="data.patch_size=13"):
+        run(cfg)
+
+
+def test_same_seed_same_endmembers(compose_train, tmp_path):
+    first = compose_train([*TINY_RUN, "trainer.max_epochs=1"])
+    run(first)
+    e1 = read_results(tmp_path / "run" / "results.h5").endmembers
+    second = compose_train([*TINY_RUN, "trainer.max_epochs=1"])
+    run(second)
+    e2 = read_results(tmp_path / "run" / "results.h5").endmembers
+    np.testing.assert_array_equal(e1, e2)
+
+
+def test_results_h5_is_plain_hdf5(compose_train, tmp_path):
+    run(compose_train([*TINY_RUN, "trainer.max_epochs=1"]))
+    with h5py.File(tmp_path / "run" / "results.h5") as f:
+        assert set(f) >= {
+            "abundances",
+            "endmembers",
+            "endmembers_model",
+            "wavenumbers",
+            "band_weights",
+            "band_diagnostics",
+            "reconstruction_error",
+        }
