@@ -6,7 +6,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import PositiveDecoder, endmembers_from_kernel
 from ftir_unmixer.models.encoder import Encoder, scaled_softmax
-from ftir_unmixer.models.module import FTIRUnmixerModule
+from ftir_unmixer.models.module import FTIRUnmixerModule, reconstruction_scale
 
 B, K, P = 12, 4, 5
 
@@ -94,3 +94,9 @@ def test_training_step_is_differentiable_and_unmix_cube_shapes():
     assert out.endmembers_model.shape == (B, K)
     assert out.reconstruction_angle.shape == (9, 7)
     assert module.training  # unmix_cube restores the training mode
+
+
+def test_reconstruction_scale_recovers_a_known_factor():
+    # x̂ = 7·x exactly → s = Σ(7x)² / Σ x·7x = 7.
+    x = torch.rand(10000, 6) + 0.1
+    assert reconstruction_scale(x, 7.0 * x) == pytest.approx(7.0, rel=1e-9)

@@ -28,7 +28,7 @@ the sigmoid stably, as done here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -83,6 +83,24 @@ def _median_mad(a: np.ndarray, axis: int | None, eps: float) -> tuple[np.ndarray
     return median, mad
 
 
+BAND_BLOCK = 64
+"""Bands processed at once by the per-band statistics: bounds the float64 temporaries to
+``N × 64`` values instead of ``N × B`` (the results are identical)."""
+
+
+def _band_blocks(num_bands: int) -> Iterable[slice]:
+    """Consecutive slices of at most :data:`BAND_BLOCK` bands covering ``range(num_bands)``."""
+    return (slice(i, min(i + BAND_BLOCK, num_bands)) for i in range(0, num_bands, BAND_BLOCK))
+
+
+def _per_band(statistic: Callable[[np.ndarray], np.ndarray], Y: ArrayLike) -> np.ndarray:
+    """Apply an axis-0 float64 ``statistic`` to ``(N, B)`` data, one block of bands at a time."""
+    Y = np.asarray(Y)
+    return np.concatenate(
+        [statistic(Y[:, cols].astype(np.float64)) for cols in _band_blocks(Y.shape[1])]
+    )
+
+
 def robust_standardize(Y: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:
     r"""Standardise every band robustly, then to zero mean and unit variance (Eq. 8).
 
@@ -115,11 +133,17 @@ def robust_standardize(Y: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:
         ``(N, B)`` float64 array :math:`Z`.
 
     """
-    Y = np.asarray(Y, dtype=np.float64)
-    median, mad = _median_mad(Y, axis=0, eps=eps)
-    Z = (Y - median) / mad
-    Z -= Z.mean(axis=0, keepdims=True)
-    return Z / (Z.std(axis=0, keepdims=True) + eps)
+    Y = np.asarray(Y)
+    Z = np.empty(Y.shape, dtype=np.float64)
+    for cols in _band_blocks(Y.shape[1]):
+        block = Y[:, cols].astype(np.float64)
+        median, mad = _median_mad(block, axis=0, eps=eps)
+        block -= median
+        block /= mad
+        block -= block.mean(axis=0, keepdims=True)
+        block /= block.std(axis=0, keepdims=True) + eps
+        Z[:, cols] = block
+    return Z
 
 
 def neighbour_correlation(Z: ArrayLike) -> np.ndarray:
@@ -141,7 +165,8 @@ def neighbour_correlation(Z: ArrayLike) -> np.ndarray:
 
     """
     Z = np.asarray(Z, dtype=np.float64)
-    rho = np.mean(Z[:, :-1] * Z[:, 1:], axis=0)
+    Z = np.asarray(Z, dtype=np.float64)
+    rho = np.einsum("pb,pb->b", Z[:, :-1], Z[:, 1:]) / Z.shape[0]
     return np.clip(rho, -1.0, 1.0)
 
 
@@ -188,7 +213,7 @@ def median_spectrum_roughness(Y: ArrayLike) -> np.ndarray:
         ``(B,)`` float64 array :math:`d^{(\mathrm{rough})}`.
 
     """
-    median_spectrum = np.median(np.asarray(Y, dtype=np.float64), axis=0)
+    median_spectrum = _per_band(lambda block: np.median(block, axis=0), Y)
     curvature = np.abs(np.diff(median_spectrum, n=2))
     return np.pad(curvature, 1, mode="edge")
 
@@ -212,7 +237,7 @@ def spatial_flatness(Y: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:
         ``(B,)`` float64 array :math:`d^{(\mathrm{flat})}`.
 
     """
-    return -np.log(np.var(np.asarray(Y, dtype=np.float64), axis=0) + eps)
+    return -np.log(_per_band(lambda block: np.var(block, axis=0), Y) + eps)
 
 
 def robust_zscore(u: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:

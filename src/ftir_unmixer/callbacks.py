@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 class ResultsWriter(L.Callback):
     """At the end of fitting, unmix the whole cube once and write the results contract.
 
+    ``endmembers`` are Eq. 5's endmembers divided by the reconstruction scale (the angle loss
+    leaves the decoder's overall scale free; see
+    :func:`~ftir_unmixer.models.module.reconstruction_scale`) and mapped back through the
+    preprocessing into the units of the input cube; ``endmembers_model`` is Eq. 5 exactly.
+
     The weights used are those of the best-loss checkpoint (the authors' script keeps the
     best-loss model) when ``checkpoint="best"`` and one exists, else the final weights.
 
@@ -70,16 +75,16 @@ class ResultsWriter(L.Callback):
             return
         self._load_best(trainer, pl_module)
         dm: FTIRDataModule = trainer.datamodule
-        unmixed = pl_module.unmix_cube(dm.cube)
+        unmixed = pl_module.unmix_cube(dm.cube, dm.data.mask)
         loss_name = pl_module.hparams.loss_name
         weights = pl_module.loss.weights
-        used = (
-            weights.cpu().numpy() if weights is not None else np.ones(dm.num_bands, np.float32)
-        )
+        used = weights.cpu().numpy() if weights is not None else np.ones(dm.num_bands, np.float32)
         error = np.where(dm.data.mask, unmixed.reconstruction_angle, np.nan)
         result = UnmixingResult(
             abundances=unmixed.abundances,
-            endmembers=dm.normalizer.endmembers_to_input(unmixed.endmembers_model),
+            endmembers=dm.normalizer.endmembers_to_input(
+                unmixed.endmembers_model / unmixed.scale
+            ),
             endmembers_model=unmixed.endmembers_model,
             wavenumbers=dm.data.wavenumbers,
             band_weights=used,
@@ -95,12 +100,13 @@ class ResultsWriter(L.Callback):
                 "normalization": dm.normalization,
                 "epochs": trainer.current_epoch,
                 "global_step": trainer.global_step,
+                "reconstruction_scale": unmixed.scale,
             },
         )
         evaluation = evaluate_run(
             result,
             dm.data,
-            unmixed.reconstruction,
+            unmixed.reconstruction / np.float32(unmixed.scale),
             dm.cube.numpy(),
             dm.band_weight_config.bad_windows,
             library=self.library,

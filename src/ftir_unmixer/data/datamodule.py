@@ -49,7 +49,9 @@ class FTIRDataModule(L.LightningDataModule):
     use), non-finite pixels are masked, the cube is normalised, the band-reliability weights
     of Eq. 8–13 are estimated once from the valid pixels of the normalised cube, and the valid
     patch centres are listed. Batches carry only centres; :meth:`on_after_batch_transfer`
-    gathers the patches from the cube on the batch's device.
+    gathers the patches from the cube on the batch's device. After setup, ``data.cube`` holds
+    the preprocessed cube (the raw one is released to save memory); ``cube`` is the same
+    array as a tensor.
 
     Args:
         path: input HDF5 file; ``None`` means the bundled synthetic scene of ``synthetic``.
@@ -152,11 +154,12 @@ class FTIRDataModule(L.LightningDataModule):
                 f"{path}: the mask leaves no {self.patch_size}×{self.patch_size} patch of valid "
                 "pixels; check the mask or lower data.patch_size."
             )
-        pixels = data.cube[data.mask]
-        self.normalizer = make_normalizer(self.normalization).fit(pixels)
+        self.normalizer = make_normalizer(self.normalization).fit(data.cube[data.mask])
         cube = self.normalizer.transform(data.cube)
-        valid = cube[data.mask]
-        self.band_weights = estimate_band_weights(valid, data.wavenumbers, self.band_weight_config)
+        data.cube = cube  # the raw cube is not needed any more; keep one copy in memory
+        self.band_weights = estimate_band_weights(
+            cube[data.mask], data.wavenumbers, self.band_weight_config
+        )
         self.data = data
         self.centres = centres
         self.cube = torch.from_numpy(np.ascontiguousarray(cube))

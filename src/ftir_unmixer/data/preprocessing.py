@@ -59,7 +59,9 @@ class BandMinMax(Normalizer):
 
     def transform(self, cube: np.ndarray) -> np.ndarray:
         """Scale every band of a ``(…, B)`` array to [0, 1] over the fitted pixels."""
-        return ((cube - self.lo_) / self.span_).astype(np.float32)
+        out = np.asarray(cube, dtype=np.float32) - self.lo_.astype(np.float32)
+        out /= self.span_.astype(np.float32)
+        return out
 
     def endmembers_to_input(self, endmembers: np.ndarray) -> np.ndarray:
         """``e = e'·span + lo`` band by band."""

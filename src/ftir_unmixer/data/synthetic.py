@@ -59,8 +59,8 @@ cube differs from it by the artefacts above, the contact gain :math:`g_p` being 
 multiplicative one.
 
 Every random draw comes from a stream of ``numpy.random.SeedSequence(seed)`` reserved for one
-part of the scene, so the same configuration gives bit-identical arrays, and switching one
-artefact off leaves the draws of every other part unchanged.
+part of the scene, so the same configuration gives bit-identical arrays (with the same NumPy
+and SciPy), and switching one artefact off leaves the draws of every other part unchanged.
 """
 
 from __future__ import annotations
@@ -254,6 +254,11 @@ class SyntheticConfig:
         self._validate()
 
     @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the stacked cube: ``num_tiles · tile_rows`` by ``tile_cols``."""
+        return self.num_tiles * self.tile_rows, self.tile_cols
+
+    @property
     def ground_thickness(self) -> float:
         """Fraction of the depth taken by the chalk–glue ground."""
         return 1.0 - (
@@ -411,7 +416,7 @@ def _interfaces(
     The inner boundaries are at the cumulative thicknesses plus a smooth random displacement
     of at most ``interface_waviness · H`` (white noise filtered along the columns).
     """
-    height, width = config.num_tiles * config.tile_rows, config.tile_cols
+    height, width = config.image_shape
     mean_depth = np.cumsum(thicknesses)[:-1] * height
     wave = ndimage.gaussian_filter1d(
         rng.standard_normal((mean_depth.size, width)), sigma=max(2.0, width / 6), axis=1
@@ -445,7 +450,7 @@ def _soap_aggregates(
         ``(H, W)`` 1 inside an aggregate, else 0.
 
     """
-    height, width = config.num_tiles * config.tile_rows, config.tile_cols
+    height, width = config.image_shape
     n = config.soap_aggregates
     # The bottom boundary of each paint layer (paint layer i spans bounds[2 + i] … bounds[3 + i]).
     interface = rng.integers(len(config.paint_layers), size=n) + 3
@@ -473,7 +478,7 @@ def _cracks(config: SyntheticConfig, bounds: np.ndarray, rng: np.random.Generato
         ``(H, W)`` 1 inside a crack, else 0.
 
     """
-    height, width = config.num_tiles * config.tile_rows, config.tile_cols
+    height, width = config.image_shape
     n = config.cracks
     top = rng.uniform(0.15, 0.85, n) * width
     tilt = rng.uniform(-0.3, 0.3, n)
@@ -491,7 +496,7 @@ def _cracks(config: SyntheticConfig, bounds: np.ndarray, rng: np.random.Generato
 
 def _abundance_maps(config: SyntheticConfig, streams: dict[str, np.random.Generator]) -> np.ndarray:
     """Unblurred abundances of every registered material, ``(H, W, len(MATERIALS))``."""
-    height, width = config.num_tiles * config.tile_rows, config.tile_cols
+    height, width = config.image_shape
     index = {name: k for k, name in enumerate(MATERIALS)}
     recipes = [
         RESIN,
@@ -695,11 +700,8 @@ def generate_cross_section(config: SyntheticConfig) -> SyntheticScene:
     """
     seeds = np.random.SeedSequence(config.seed).spawn(len(_STREAMS))
     streams = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds, strict=True)}
-    height, width, tile_rows = (
-        config.num_tiles * config.tile_rows,
-        config.tile_cols,
-        config.tile_rows,
-    )
+    height, width = config.image_shape
+    rows = config.tile_rows
     wn = wavenumber_axis(config)
 
     maps = _abundance_maps(config, streams)
@@ -717,10 +719,7 @@ def generate_cross_section(config: SyntheticConfig) -> SyntheticScene:
 
     cube = cube.reshape(height, width, wn.size)
     return SyntheticScene(
-        tiles={
-            f"tile_{t:02d}": cube[t * tile_rows : (t + 1) * tile_rows]
-            for t in range(config.num_tiles)
-        },
+        tiles={f"tile_{t:02d}": cube[t * rows : (t + 1) * rows] for t in range(config.num_tiles)},
         wavenumbers=wn,
         mask=mask.reshape(height, width),
         ground_truth=GroundTruth(endmembers=endmembers, abundances=abundances, names=names),

@@ -33,6 +33,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.metrics import (
     match_endmembers,
     pearson_correlation,
+    pixel_chunks,
     reconstruction_sre,
     spectral_angle,
     spectral_angle_matrix,
@@ -87,7 +88,10 @@ def reconstruction_angles(
         ``(n,)`` angles in degrees over the valid pixels.
 
     """
-    return spectral_angle(valid_pixels(X, mask), valid_pixels(X_hat, mask), weights=band_weights)
+    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
+    return np.concatenate(
+        [spectral_angle(x[c], x_hat[c], weights=band_weights) for c in pixel_chunks(len(x))]
+    )
 
 
 def mean_residual_spectrum(
@@ -104,7 +108,9 @@ def mean_residual_spectrum(
         ``(B,)`` mean residual, in the units of ``X``.
 
     """
-    return np.mean(valid_pixels(X, mask) - valid_pixels(X_hat, mask), axis=0)
+    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
+    total = sum(np.sum(x[c] - x_hat[c], axis=0, dtype=np.float64) for c in pixel_chunks(len(x)))
+    return total / len(x)
 
 
 def pairwise_endmember_angles(E: ArrayLike) -> np.ndarray:

@@ -45,6 +45,7 @@ __all__ = [
     "match_endmembers",
     "metric_name",
     "pearson_correlation",
+    "pixel_chunks",
     "reconstruction_sre",
     "spectral_angle",
     "spectral_angle_matrix",
@@ -255,6 +256,15 @@ def match_endmembers(
     )
 
 
+PIXEL_CHUNK = 4096
+"""Pixels per block in reductions over a whole cube: float64 temporaries stay small."""
+
+
+def pixel_chunks(num_pixels: int) -> list[slice]:
+    """Consecutive slices of at most :data:`PIXEL_CHUNK` pixels covering ``range(num_pixels)``."""
+    return [slice(i, i + PIXEL_CHUNK) for i in range(0, num_pixels, PIXEL_CHUNK)]
+
+
 def valid_pixels(array: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
     """Flatten ``(..., C)`` to ``(n, C)``, keeping the pixels where ``mask`` is True.
 
@@ -263,13 +273,16 @@ def valid_pixels(array: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
         mask: bool of shape ``array.shape[:-1]``; all pixels by default.
 
     Returns:
-        ``(n, C)`` float64 rows.
+        ``(n, C)`` rows, float32 data kept in float32 (a cube is large; reductions over it
+        accumulate pairwise), anything else as float64.
 
     Raises:
         FTIRUnmixerError: if the mask does not have the array's pixel shape.
 
     """
-    array = np.asarray(array, dtype=np.float64)
+    array = np.asarray(array)
+    if array.dtype != np.float32:
+        array = array.astype(np.float64)
     if mask is None:
         return array.reshape(-1, array.shape[-1])
     mask = np.asarray(mask, dtype=bool)
@@ -351,9 +364,12 @@ def reconstruction_sre(X: ArrayLike, X_hat: ArrayLike, mask: ArrayLike | None = 
         SRE in dB; ``inf`` for a perfect reconstruction.
 
     """
-    x = valid_pixels(X, mask)
-    err = float(np.sum((x - valid_pixels(X_hat, mask)) ** 2))
-    signal = float(np.sum(x**2))
+    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
+    err = signal = 0.0
+    for rows in pixel_chunks(len(x)):
+        block = x[rows].astype(np.float64)
+        err += float(np.sum((block - x_hat[rows]) ** 2))
+        signal += float(np.sum(block**2))
     return float("inf") if err == 0.0 else float(10.0 * np.log10(signal / err))
 
 

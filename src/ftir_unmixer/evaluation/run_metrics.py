@@ -107,4 +107,3 @@ def evaluate_run(
         if truth:
             metrics["id/accuracy"] = identification_accuracy(labels, truth)
     return RunEvaluation(metrics=metrics, labels=labels, identifications=identifications)
-

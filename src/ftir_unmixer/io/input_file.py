@@ -275,4 +275,3 @@ def read_input(path: PathLike) -> HyperspectralData:
         attrs=attrs,
         path=path,
     )
-

@@ -24,13 +24,47 @@ class CubeUnmixing:
         abundances: ``(H, W, K)`` abundance maps.
         endmembers_model: ``(B, K)`` Eq. 5 endmembers in the model's space.
         reconstruction_angle: ``(H, W)`` per-pixel SAD between input and reconstruction.
-        reconstruction: ``(H, W, B)`` reconstructed cube (model space).
+        reconstruction: ``(H, W, B)`` reconstructed cube (model space, as the decoder
+            outputs it).
+        scale: the least-squares factor ``s`` with ``X ≈ X̂ / s`` over the valid pixels (see
+            :func:`reconstruction_scale`).
     """
 
     abundances: np.ndarray
     endmembers_model: np.ndarray
     reconstruction_angle: np.ndarray
     reconstruction: np.ndarray
+    scale: float
+
+
+def reconstruction_scale(x: torch.Tensor, x_hat: torch.Tensor) -> float:
+    r"""The overall scale of a reconstruction trained with an angle loss.
+
+    SAD and WSAD (Eq. 6) are invariant to the scale of :math:`\hat{\mathbf x}`, so the
+    decoder's overall scale is arbitrary (with the script's initialisation it starts near
+    :math:`p^2 \log 2 ≈ 17` times the data). With
+
+    .. math::
+
+        s = \frac{\sum \hat x^2}{\sum x \hat x},
+
+    :math:`\hat{\mathbf X} / s` is the least-squares fit of the data by a multiple of the
+    reconstruction, which puts it, and with it Eq. 5's endmembers (abundances sum to one),
+    back in the data's units. Sums run in float64, a block of pixels at a time.
+
+    Args:
+        x: ``(n, B)`` data.
+        x_hat: ``(n, B)`` reconstruction.
+
+    Returns:
+        ``s`` (1 when the reconstruction is orthogonal to the data).
+    """
+    cross = power = 0.0
+    for xb, hb in zip(x.split(4096), x_hat.split(4096), strict=True):
+        hb = hb.double()
+        cross += float((xb.double() * hb).sum())
+        power += float((hb * hb).sum())
+    return power / cross if cross > 0 else 1.0
 
 
 class FTIRUnmixerModule(L.LightningModule):
@@ -109,11 +143,15 @@ class FTIRUnmixerModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
     @torch.no_grad()
-    def unmix_cube(self, cube: torch.Tensor) -> CubeUnmixing:
+    def unmix_cube(self, cube: torch.Tensor, mask: np.ndarray | None = None) -> CubeUnmixing:
         """Run the whole ``(H, W, B)`` cube through the network once, in eval mode.
 
         The same convolutions with their padding as in training, applied to the cube as a
         single image, as in the authors' script.
+
+        Args:
+            cube: ``(H, W, B)`` preprocessed cube.
+            mask: ``(H, W)`` valid pixels, over which the reconstruction scale is fitted.
         """
         was_training = self.training
         self.eval()
@@ -121,9 +159,12 @@ class FTIRUnmixerModule(L.LightningModule):
         reconstruction, abundances = self.net(x)
         angle = spectral_angle(x, reconstruction, dim=1)[0]
         self.train(was_training)
+        x_hat = reconstruction[0].permute(1, 2, 0)
+        valid = torch.as_tensor(mask, device=x.device) if mask is not None else slice(None)
         return CubeUnmixing(
             abundances=abundances[0].permute(1, 2, 0).cpu().numpy(),
             endmembers_model=self.net.endmembers().cpu().numpy(),
             reconstruction_angle=angle.cpu().numpy(),
-            reconstruction=reconstruction[0].permute(1, 2, 0).cpu().numpy(),
+            reconstruction=x_hat.cpu().numpy(),
+            scale=reconstruction_scale(cube.to(x.device)[valid], x_hat[valid]),
         )
