@@ -87,4 +87,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
         log.info("Outputs are in %s", cfg.paths.output_dir)
         for name, path in writer.paths.items():
             log.info("  %-15s %s", name, path)
+        if cfg.get("hint"):
+            log.info("%s", cfg.hint)
     return writer.metrics
