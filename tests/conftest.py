@@ -16,12 +16,14 @@ from ftir_unmixer.config import CONFIG_DIR
 
 WANDB_VARS = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")
 
-# A scene small enough for a 2-epoch run in seconds: 2 tiles of 12×10 pixels × 120 bands.
+# A scene small enough for a 2-epoch run in seconds: 2 tiles of 12×10 pixels × 120 bands
+# spread over the whole window (3849–982 cm⁻¹, 24.1 cm⁻¹ apart).
 TINY_SCENE = [
     "synthetic.num_tiles=2",
     "synthetic.tile_rows=12",
     "synthetic.tile_cols=10",
     "synthetic.num_bands=120",
+    "synthetic.step=24.1",
 ]
 TINY_RUN = [
     *TINY_SCENE,

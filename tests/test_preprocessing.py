@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from ftir_unmixer.data.preprocessing import BandMinMax, Normalizer, make_normalizer
+from ftir_unmixer.data.preprocessing import (
+    BandMinMax,
+    Normalizer,
+    band_selection,
+    make_normalizer,
+    remove_baseline,
+    select_bands,
+)
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.input_file import GroundTruth, HyperspectralData
 
 
 def test_band_minmax_by_hand():
@@ -35,3 +43,45 @@ def test_identity_and_unknown():
     np.testing.assert_array_equal(make_normalizer("none").fit(x).transform(x), x)
     with pytest.raises(FTIRUnmixerError, match="data.normalization"):
         make_normalizer("zscore")
+
+
+def test_band_selection_crop_and_drop_both_axis_orders():
+    wn = np.arange(1000.0, 1010.0)  # 1000 … 1009
+    for axis in (wn, wn[::-1]):
+        keep = band_selection(axis, crop=[1008, 1002], drop_windows=[[1004, 1005]])
+        assert sorted(axis[keep]) == [1002, 1003, 1006, 1007, 1008]
+
+
+def test_band_selection_leaving_nothing_is_refused():
+    with pytest.raises(FTIRUnmixerError, match=r"data\.crop"):
+        band_selection(np.arange(10.0), crop=[20, 30])
+
+
+def test_select_bands_keeps_cube_axis_and_ground_truth_consistent():
+    cube = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    gt = GroundTruth(np.arange(10.0).reshape(5, 2), np.full((2, 3, 2), 0.5), ["a", "b"])
+    data = HyperspectralData(cube, np.arange(5.0), np.ones((2, 3), bool), ground_truth=gt)
+    out = select_bands(data, np.array([True, False, True, True, False]))
+    np.testing.assert_array_equal(out.cube, cube[..., [0, 2, 3]])
+    np.testing.assert_array_equal(out.wavenumbers, [0.0, 2.0, 3.0])
+    np.testing.assert_array_equal(out.ground_truth.endmembers, gt.endmembers[[0, 2, 3]])
+
+
+def test_remove_baseline_takes_away_a_linear_ramp():
+    # A Gaussian peak on a linear ramp: the rubberband (lower convex hull) is the ramp.
+    wn = np.linspace(1000.0, 2000.0, 200)[::-1]
+    peak = np.exp(-0.5 * ((wn - 1500.0) / 30.0) ** 2)
+    cube = (peak + 0.001 * (wn - 1000.0))[None, None, :].astype(np.float32)
+    out = remove_baseline(cube, wn, "rubberband")
+    np.testing.assert_allclose(out[0, 0], peak, atol=2e-3)
+
+
+def test_unknown_baseline_method_is_refused():
+    with pytest.raises(FTIRUnmixerError, match=r"data\.baseline\.method"):
+        remove_baseline(np.zeros((1, 1, 5), np.float32), np.arange(5.0), "nope")
+
+
+def test_pixel_l2_gives_unit_norm_and_keeps_zero_pixels():
+    cube = np.array([[[3.0, 4.0], [0.0, 0.0]]], dtype=np.float32)
+    out = make_normalizer("pixel_l2").fit(cube.reshape(-1, 2)).transform(cube)
+    np.testing.assert_allclose(out, [[[0.6, 0.8], [0.0, 0.0]]])

@@ -106,3 +106,51 @@ def test_results_h5_is_plain_hdf5(compose_train, tmp_path):
             "band_diagnostics",
             "reconstruction_error",
         }
+
+
+BASELINE_RUN = [o for o in TINY_RUN if not o.startswith("model.hidden_channels")]
+
+
+@pytest.mark.parametrize("baseline", ["nmf", "vca_fcls", "mcr_als"])
+def test_baselines_run_through_the_same_pipeline(compose_train, tmp_path, baseline):
+    cfg = compose_train([*BASELINE_RUN, f"model={baseline}", "model.num_endmembers=4"])
+    metrics = run(cfg)
+    res = _check_contract(tmp_path / "run" / "results.h5", baseline)
+    assert res.attrs["method"] == baseline
+    assert res.attrs["runtime_s"] > 0
+    assert 0.0 <= metrics["gt/mean_angle_deg"] <= 90.0
+    assert (tmp_path / "run" / "abundance_maps.png").is_file()
+
+
+def test_library_titles_maps_and_scores_identification(compose_train, tmp_path):
+    from ftir_unmixer.data.synthetic import write_reference_library
+    from ftir_unmixer.io.input_file import read_input
+
+    cfg = compose_train([*BASELINE_RUN, "model=vca_fcls"])
+    run(cfg)  # generates the tiny scene
+    scene = read_input(read_results(tmp_path / "run" / "results.h5").attrs["input"])
+    library = write_reference_library(tmp_path / "lib", scene.wavenumbers)
+    assert len(library) >= 8
+    cfg = compose_train([*BASELINE_RUN, "model=vca_fcls", f"evaluation.library=[{tmp_path / 'lib'}]"])
+    metrics = run(cfg)
+    assert "id/num_identified" in metrics
+    assert 0.0 <= metrics["id/accuracy"] <= 1.0
+
+
+def test_drop_window_and_baseline_keep_axis_weights_and_results_consistent(compose_train, tmp_path):
+    # The tiny scene spans 3849–3620 cm⁻¹; drop 3800–3700 and remove a rubberband baseline.
+    cfg = compose_train(
+        [
+            *TINY_RUN,
+            "data.drop_windows=[[3800,3700]]",
+            "data.baseline={method: rubberband}",
+            "data.normalization=pixel_l2",
+        ]
+    )
+    run(cfg)
+    res = read_results(tmp_path / "run" / "results.h5")
+    assert not ((res.wavenumbers > 3700) & (res.wavenumbers < 3800)).any()
+    b = len(res.wavenumbers)
+    assert b < 120
+    assert res.endmembers.shape[0] == res.band_weights.shape[0] == b
+    assert "rubberband" in res.attrs["preprocessing"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,13 +12,11 @@ import lightning as L
 import numpy as np
 import torch
 
-from ftir_unmixer import __version__
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.evaluation.library import ReferenceLibrary
-from ftir_unmixer.evaluation.run_metrics import evaluate_run
 from ftir_unmixer.io.results_file import UnmixingResult
 from ftir_unmixer.models.module import FTIRUnmixerModule
-from ftir_unmixer.outputs import component_titles, write_run_outputs
+from ftir_unmixer.outputs import finish_run, run_attributes
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,11 @@ class ResultsWriter(L.Callback):
         self.match_threshold_deg = match_threshold_deg
         self.metrics: dict[str, float] = {}
         self.paths: dict[str, Path] = {}
+        self._fit_start = time.perf_counter()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: FTIRUnmixerModule) -> None:
+        """Start the runtime clock."""
+        self._fit_start = time.perf_counter()
 
     def _load_best(self, trainer: L.Trainer, pl_module: FTIRUnmixerModule) -> None:
         callback = trainer.checkpoint_callback
@@ -76,7 +80,6 @@ class ResultsWriter(L.Callback):
         self._load_best(trainer, pl_module)
         dm: FTIRDataModule = trainer.datamodule
         unmixed = pl_module.unmix_cube(dm.cube, dm.data.mask)
-        loss_name = pl_module.hparams.loss_name
         weights = pl_module.loss.weights
         used = weights.cpu().numpy() if weights is not None else np.ones(dm.num_bands, np.float32)
         error = np.where(dm.data.mask, unmixed.reconstruction_angle, np.nan)
@@ -90,38 +93,33 @@ class ResultsWriter(L.Callback):
             band_weights=used,
             band_diagnostics=dm.band_weights.diagnostics,
             reconstruction_error=error,
-            attrs={
-                "config": self.run_config or {},
-                "loss": loss_name,
-                "num_endmembers": unmixed.abundances.shape[2],
-                "seed": dm.seed,
-                "version": __version__,
-                "input": str(dm.resolve_path()),
-                "normalization": dm.normalization,
+            attrs=run_attributes(
+                self.run_config,
+                method="ftir_unmixer",
+                loss=pl_module.hparams.loss_name,
+                num_endmembers=unmixed.abundances.shape[2],
+                seed=dm.seed,
+                input_path=dm.resolve_path(),
+                preprocessing=dm.preprocessing,
+                runtime_s=time.perf_counter() - self._fit_start,
+            )
+            | {
                 "epochs": trainer.current_epoch,
                 "global_step": trainer.global_step,
                 "reconstruction_scale": unmixed.scale,
             },
         )
-        evaluation = evaluate_run(
+        evaluation, self.paths = finish_run(
+            self.output_dir,
             result,
             dm.data,
             unmixed.reconstruction / np.float32(unmixed.scale),
             dm.cube.numpy(),
-            dm.band_weight_config.bad_windows,
+            bad_windows=dm.band_weight_config.bad_windows,
             library=self.library,
             match_threshold_deg=self.match_threshold_deg,
         )
-        result.attrs.update(evaluation.metrics)
         self.metrics = evaluation.metrics
-        self.paths = write_run_outputs(
-            self.output_dir,
-            result,
-            titles=component_titles(result.num_endmembers, evaluation.labels),
-            tile_rows=dm.data.tile_rows,
-            bad_windows=dm.band_weight_config.bad_windows,
-            units=str(dm.data.attrs.get("units", "absorbance")),
-        )
         for logger in trainer.loggers:
             logger.log_metrics(self.metrics, step=trainer.global_step)
         log.info("Results written to %s", self.paths["results"])

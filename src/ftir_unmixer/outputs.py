@@ -7,9 +7,15 @@ baselines, so every method writes the same contract and the same figures.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
+from ftir_unmixer import __version__
+from ftir_unmixer.evaluation.library import ReferenceLibrary
+from ftir_unmixer.evaluation.run_metrics import RunEvaluation, evaluate_run
+from ftir_unmixer.io.input_file import HyperspectralData
 from ftir_unmixer.io.results_file import UnmixingResult, write_endmembers_csv, write_results
 from ftir_unmixer.plots import (
     plot_abundance_maps,
@@ -25,6 +31,47 @@ FIGURE_FILES = {
     "endmembers": "endmembers.png",
     "band_weights": "band_weights.png",
 }
+
+
+def run_attributes(
+    run_config: object,
+    *,
+    method: str,
+    loss: str,
+    num_endmembers: int,
+    seed: int,
+    input_path: str | os.PathLike[str],
+    preprocessing: Mapping[str, object],
+    runtime_s: float,
+) -> dict[str, object]:
+    """The provenance attributes every ``results.h5`` carries, whatever the method.
+
+    Args:
+        run_config: the resolved configuration (stored as JSON).
+        method: ``ftir_unmixer`` or a baseline's name.
+        loss: ``sad``/``wsad`` for the CNN, the baseline's objective otherwise.
+        num_endmembers: K.
+        seed: the run's seed.
+        input_path: the input file.
+        preprocessing: the preprocessing applied before unmixing (crop, dropped windows,
+            baseline, normalisation).
+        runtime_s: fitting time in seconds (training, or the baseline's fit).
+
+    Returns:
+        The attributes.
+    """
+    return {
+        "config": run_config or {},
+        "method": method,
+        "loss": loss,
+        "num_endmembers": num_endmembers,
+        "seed": seed,
+        "version": __version__,
+        "input": str(input_path),
+        "normalization": preprocessing["normalization"],
+        "preprocessing": dict(preprocessing),
+        "runtime_s": runtime_s,
+    }
 
 
 def component_titles(num_endmembers: int, labels: Sequence[str] | None = None) -> list[str]:
@@ -101,3 +148,52 @@ def write_run_outputs(
         )
     )
     return paths
+
+
+def finish_run(
+    output_dir: str | os.PathLike[str],
+    result: UnmixingResult,
+    data: HyperspectralData,
+    reconstruction: np.ndarray,
+    model_cube: np.ndarray,
+    *,
+    bad_windows: Sequence[Sequence[float]] = (),
+    library: ReferenceLibrary | None = None,
+    match_threshold_deg: float = 15.0,
+) -> tuple[RunEvaluation, dict[str, Path]]:
+    """Score a result, store the metrics in its attributes and write every output file.
+
+    Shared by the CNN and the classical baselines, so both are scored and written alike.
+
+    Args:
+        output_dir: the run's output directory.
+        result: the unmixing result (attributes are updated with the metrics).
+        data: the input data after setup (mask, axis, tiles, ground truth, units).
+        reconstruction: ``(H, W, B)`` reconstruction in the model's space and units.
+        model_cube: ``(H, W, B)`` the cube as fed to the method.
+        bad_windows: ``loss.band_weights.bad_windows``, excluded from the clean scores.
+        library: reference spectra to name the endmembers with.
+        match_threshold_deg: largest angle accepted as an identification.
+
+    Returns:
+        The evaluation and the written paths.
+    """
+    evaluation = evaluate_run(
+        result,
+        data,
+        reconstruction,
+        model_cube,
+        bad_windows,
+        library=library,
+        match_threshold_deg=match_threshold_deg,
+    )
+    result.attrs.update(evaluation.metrics)
+    paths = write_run_outputs(
+        output_dir,
+        result,
+        titles=component_titles(result.num_endmembers, evaluation.labels),
+        tile_rows=data.tile_rows,
+        bad_windows=bad_windows,
+        units=str(data.attrs.get("units", "absorbance")),
+    )
+    return evaluation, paths

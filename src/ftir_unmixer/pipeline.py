@@ -1,18 +1,32 @@
-"""One training job from a composed configuration: instantiate, fit, write results."""
+"""One training job from a composed configuration: instantiate, fit, write results.
+
+``cfg.model`` selects the method: the FTIR-unmixer network (trained by Lightning) or a
+classical baseline (``model=nmf|mcr_als|vca_fcls``, fitted directly). Both read the same
+DataModule (same file, mask and preprocessing) and finish through
+:func:`ftir_unmixer.outputs.finish_run`, so they write the same contract and metrics.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.callbacks import ResultsWriter
+from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.library import ReferenceLibrary
+from ftir_unmixer.outputs import finish_run, run_attributes
+from ftir_unmixer.validation import check_num_endmembers
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +59,81 @@ def finish_wandb() -> None:
         sys.modules["wandb"].finish()
 
 
+def is_baseline(model_cfg: DictConfig) -> bool:
+    """Whether ``cfg.model`` is a classical baseline rather than the network."""
+    return issubclass(get_class(model_cfg._target_), BaseUnmixer)
+
+
+def fit_network(
+    cfg: DictConfig, datamodule: FTIRDataModule, resolved: dict, loggers: list
+) -> tuple[dict[str, float], dict[str, Path]]:
+    """Train the FTIR-unmixer with Lightning; the :class:`ResultsWriter` writes the outputs."""
+    module = build(
+        cfg.model,
+        num_bands=datamodule.num_bands,
+        loss_name=cfg.loss.name,
+        band_weights=datamodule.band_weights.weights,
+    )
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    writers = [cb for cb in callbacks if isinstance(cb, ResultsWriter)]
+    if not writers:
+        writers = [ResultsWriter(cfg.paths.output_dir)]
+        callbacks.extend(writers)
+    for writer in writers:
+        writer.run_config = resolved
+    trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    return writers[0].metrics, writers[0].paths
+
+
+def fit_baseline(
+    cfg: DictConfig, datamodule: FTIRDataModule, resolved: dict, loggers: list
+) -> tuple[dict[str, float], dict[str, Path]]:
+    """Fit a classical baseline on the same preprocessed cube and write the same outputs."""
+    library_paths = cfg.get("evaluation", {}).get("library")
+    library = ReferenceLibrary.from_paths(library_paths) if library_paths else None
+    estimator: BaseUnmixer = build(cfg.model)
+    cube = datamodule.data.cube
+    height, width, bands = cube.shape
+    start = time.perf_counter()
+    estimator.fit(cube.reshape(-1, bands))
+    runtime = time.perf_counter() - start
+    result = estimator.to_result(
+        datamodule.data.wavenumbers,
+        (height, width),
+        attrs=run_attributes(
+            resolved,
+            method=estimator.method,
+            loss=estimator.method,
+            num_endmembers=estimator.num_endmembers,
+            seed=datamodule.seed,
+            input_path=datamodule.resolve_path(),
+            preprocessing=datamodule.preprocessing,
+            runtime_s=runtime,
+        ),
+    )
+    result.endmembers = datamodule.normalizer.endmembers_to_input(estimator.endmembers_)
+    result.band_diagnostics = datamodule.band_weights.diagnostics
+    result.reconstruction_error = np.where(
+        datamodule.data.mask, result.reconstruction_error, np.nan
+    )
+    evaluation, paths = finish_run(
+        cfg.paths.output_dir,
+        result,
+        datamodule.data,
+        estimator.reconstruction_.reshape(height, width, bands).astype(np.float32),
+        cube,
+        bad_windows=datamodule.band_weight_config.bad_windows,
+        library=library,
+        match_threshold_deg=cfg.get("evaluation", {}).get("match_threshold_deg", 15.0),
+    )
+    for logger in loggers:
+        logger.log_metrics(evaluation.metrics, step=0)
+    return evaluation.metrics, paths
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
-    """Train the FTIR-unmixer on ``cfg.data`` and write the results contract.
+    """Unmix ``cfg.data`` with ``cfg.model`` and write the results contract.
 
     Args:
         cfg: the composed configuration (``conf/train.yaml``).
@@ -60,33 +147,20 @@ def run(cfg: DictConfig) -> dict[str, float]:
     datamodule = build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    module = build(
-        cfg.model,
-        num_bands=datamodule.num_bands,
-        loss_name=cfg.loss.name,
-        band_weights=datamodule.band_weights.weights,
-    )
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    callbacks = instantiate_group(cfg.get("callbacks"))
-    writers = [cb for cb in callbacks if isinstance(cb, ResultsWriter)]
-    if not writers:
-        writers = [ResultsWriter(cfg.paths.output_dir)]
-        callbacks.extend(writers)
-    for writer in writers:
-        writer.run_config = resolved
+    check_num_endmembers(cfg.model.num_endmembers, datamodule.num_bands)
+    fit = fit_baseline if is_baseline(cfg.model) else fit_network
     loggers = instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in loggers:
         logger.log_hyperparams(resolved)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics, paths = fit(cfg, datamodule, resolved, loggers)
     finally:
         finish_wandb()
-    writer = writers[0]
-    if trainer.is_global_zero:
+    if paths:
         log.info("Outputs are in %s", cfg.paths.output_dir)
-        for name, path in writer.paths.items():
+        for name, path in paths.items():
             log.info("  %-15s %s", name, path)
         if cfg.get("hint"):
             log.info("%s", cfg.hint)
-    return writer.metrics
+    return metrics

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,7 +23,13 @@ from ftir_unmixer.data.patches import (
     keep_batch,
     valid_patch_centres,
 )
-from ftir_unmixer.data.preprocessing import Normalizer, make_normalizer
+from ftir_unmixer.data.preprocessing import (
+    Normalizer,
+    band_selection,
+    make_normalizer,
+    remove_baseline,
+    select_bands,
+)
 from ftir_unmixer.data.synthetic import SyntheticConfig, write_synthetic
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData, read_input
@@ -55,7 +61,11 @@ class FTIRDataModule(L.LightningDataModule):
 
     Args:
         path: input HDF5 file; ``None`` means the bundled synthetic scene of ``synthetic``.
-        normalization: ``band_minmax`` (authors' script) or ``none``.
+        normalization: ``band_minmax`` (authors' script), ``pixel_l2`` or ``none``.
+        crop: ``[lo, hi]`` cm⁻¹ to keep, or None.
+        drop_windows: ``[[lo, hi], …]`` cm⁻¹ to remove (e.g. the CO2 doublet).
+        baseline: ``{"method": <pybaselines method>, "params": {...}}`` per-pixel baseline
+            removal before normalisation, or None.
         patch_size: odd p.
         patches_per_epoch: random patch centres drawn per epoch.
         batch_size: patches per step.
@@ -73,6 +83,9 @@ class FTIRDataModule(L.LightningDataModule):
         self,
         path: str | os.PathLike[str] | None = None,
         normalization: str = "band_minmax",
+        crop: Sequence[float] | None = None,
+        drop_windows: Sequence[Sequence[float]] = (),
+        baseline: Mapping | None = None,
         patch_size: int = 5,
         patches_per_epoch: int = 20000,
         batch_size: int = 64,
@@ -103,6 +116,14 @@ class FTIRDataModule(L.LightningDataModule):
             band_weights = BandWeightConfig.from_mapping(band_weights)
         self.path = Path(path) if path is not None else None
         self.normalization = normalization
+        self.crop = list(crop) if crop is not None else None
+        self.drop_windows = [list(w) for w in drop_windows]
+        self.baseline = dict(baseline) if baseline else None
+        if self.baseline is not None and "method" not in self.baseline:
+            raise FTIRUnmixerError(
+                "data.baseline needs a method, e.g. data.baseline={method: rubberband}."
+            )
+        make_normalizer(normalization)
         self.patch_size = patch_size
         self.patches_per_epoch = patches_per_epoch
         self.batch_size = batch_size
@@ -154,6 +175,12 @@ class FTIRDataModule(L.LightningDataModule):
                 f"{path}: the mask leaves no {self.patch_size}×{self.patch_size} patch of valid "
                 "pixels; check the mask or lower data.patch_size."
             )
+        data = select_bands(data, band_selection(data.wavenumbers, self.crop, self.drop_windows))
+        if self.baseline is not None:
+            log.info("Removing a %s baseline from every pixel", self.baseline["method"])
+            data.cube = remove_baseline(
+                data.cube, data.wavenumbers, self.baseline["method"], self.baseline.get("params")
+            )
         self.normalizer = make_normalizer(self.normalization).fit(data.cube[data.mask])
         cube = self.normalizer.transform(data.cube)
         data.cube = cube  # the raw cube is not needed any more; keep one copy in memory
@@ -164,6 +191,16 @@ class FTIRDataModule(L.LightningDataModule):
         self.centres = centres
         self.cube = torch.from_numpy(np.ascontiguousarray(cube))
         self.gatherer = PatchGatherer(self.cube, self.patch_size)
+
+    @property
+    def preprocessing(self) -> dict[str, object]:
+        """The preprocessing settings, as recorded in the results' attributes."""
+        return {
+            "crop": self.crop,
+            "drop_windows": self.drop_windows,
+            "baseline": self.baseline,
+            "normalization": self.normalization,
+        }
 
     @property
     def num_bands(self) -> int:

@@ -1,4 +1,8 @@
-"""Per-band normalisations fitted on valid pixels, with the exact map back to input units.
+"""Preprocessing before unmixing: band selection, baseline removal, normalisation.
+
+Applied in this order by the DataModule (``data.crop``, ``data.drop_windows``,
+``data.baseline``, ``data.normalization``), before the band weights are computed, so the
+weights, the network and the results all see the same bands.
 
 Each normaliser follows the scikit-learn pattern: ``fit`` learns fitted attributes ending in
 ``_`` from the valid pixels, ``transform`` maps a cube, and ``endmembers_to_input`` maps
@@ -8,11 +12,116 @@ endmembers learned in the normalised space back to the units of the input cube (
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
 
+from ftir_unmixer.band_weights import window_mask
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.input_file import GroundTruth, HyperspectralData
+
+
+def band_selection(
+    wavenumbers: np.ndarray,
+    crop: Sequence[float] | None = None,
+    drop_windows: Sequence[Sequence[float]] = (),
+) -> np.ndarray:
+    """Bands kept by a crop to ``[lo, hi]`` cm⁻¹ and by dropping windows (e.g. the CO2 doublet).
+
+    Args:
+        wavenumbers: ``(B,)`` axis in cm⁻¹, any order.
+        crop: ``[lo, hi]`` to keep (``data.crop``), or None for all.
+        drop_windows: ``[[lo, hi], …]`` to remove (``data.drop_windows``), as the authors'
+            variant that drops ~100 bands around 2400–2300 cm⁻¹.
+
+    Returns:
+        ``(B,)`` bool, True for kept bands.
+
+    Raises:
+        FTIRUnmixerError: if fewer than three bands remain.
+    """
+    keep = np.ones(len(wavenumbers), dtype=bool)
+    if crop is not None:
+        keep &= window_mask(wavenumbers, [crop])
+    if drop_windows:
+        keep &= ~window_mask(wavenumbers, drop_windows)
+    if keep.sum() < 3:
+        raise FTIRUnmixerError(
+            f"data.crop={list(crop) if crop is not None else None} and "
+            f"data.drop_windows={[list(w) for w in drop_windows]} leave {int(keep.sum())} of "
+            f"{len(wavenumbers)} bands ({wavenumbers.min():.1f}–{wavenumbers.max():.1f} cm⁻¹); "
+            "widen the crop or drop less."
+        )
+    return keep
+
+
+def select_bands(data: HyperspectralData, keep: np.ndarray) -> HyperspectralData:
+    """Keep only the selected bands of the cube, its axis and its ground-truth endmembers."""
+    if keep.all():
+        return data
+    ground_truth = data.ground_truth
+    if ground_truth is not None:
+        ground_truth = GroundTruth(
+            endmembers=ground_truth.endmembers[keep],
+            abundances=ground_truth.abundances,
+            names=ground_truth.names,
+        )
+    return dataclasses.replace(
+        data,
+        cube=np.ascontiguousarray(data.cube[..., keep]),
+        wavenumbers=data.wavenumbers[keep],
+        ground_truth=ground_truth,
+    )
+
+
+def remove_baseline(
+    cube: np.ndarray,
+    wavenumbers: np.ndarray,
+    method: str,
+    params: Mapping[str, object] | None = None,
+) -> np.ndarray:
+    """Subtract a per-pixel baseline fitted by ``pybaselines`` (``data.baseline``).
+
+    Each spectrum ``y`` becomes ``y − baseline(y)`` with ``baseline`` the first output of the
+    ``pybaselines.Baseline`` method of that name (e.g. ``rubberband``, ``asls``, ``arpls``,
+    ``modpoly``), called with ``params``.
+
+    Args:
+        cube: ``(H, W, B)`` cube.
+        wavenumbers: ``(B,)`` axis (the baseline's x values).
+        method: a ``pybaselines.Baseline`` method name.
+        params: keyword arguments of that method.
+
+    Returns:
+        The corrected float32 cube.
+
+    Raises:
+        FTIRUnmixerError: if pybaselines is missing or has no such method.
+    """
+    try:
+        from pybaselines import Baseline
+    except ImportError:
+        raise FTIRUnmixerError(
+            "data.baseline needs pybaselines; install it with `pip install pybaselines` or "
+            "`pip install 'ftir-unmixer[io]'`."
+        ) from None
+    order = np.argsort(wavenumbers)
+    fitter = Baseline(x_data=np.asarray(wavenumbers)[order])
+    fit = getattr(fitter, method, None)
+    if fit is None or method.startswith("_"):
+        raise FTIRUnmixerError(
+            f"data.baseline.method={method!r} is not a pybaselines method; use e.g. "
+            "'rubberband', 'asls', 'arpls' or 'modpoly'."
+        )
+    flat = cube.reshape(-1, cube.shape[-1])
+    out = np.empty(flat.shape, dtype=np.float32)
+    for i, spectrum in enumerate(flat):
+        baseline = np.empty(len(order))
+        baseline[order] = fit(spectrum[order], **dict(params or {}))[0]
+        out[i] = spectrum - baseline
+    return out.reshape(cube.shape)
 
 
 class Normalizer:
@@ -72,7 +181,27 @@ class BandMinMax(Normalizer):
         return {"lo": self.lo_, "span": self.span_}
 
 
-NORMALIZERS: dict[str, type[Normalizer]] = {cls.name: cls for cls in (Normalizer, BandMinMax)}
+class PixelL2(Normalizer):
+    """Per-pixel vector normalisation: ``x' = x / ‖x‖₂`` (``data.normalization=pixel_l2``).
+
+    It removes per-pixel intensity differences (contact quality in ATR) and leaves spectral
+    angles unchanged. A per-pixel scale has no exact inverse for mixtures, so endmembers stay
+    in the normalised units (their shapes, and so every spectral-angle metric, are
+    unaffected). Pixels with zero norm stay zero.
+    """
+
+    name: ClassVar[str] = "pixel_l2"
+
+    def transform(self, cube: np.ndarray) -> np.ndarray:
+        """Divide every pixel spectrum by its Euclidean norm."""
+        cube = np.asarray(cube, dtype=np.float32)
+        norms = np.linalg.norm(cube, axis=-1, keepdims=True)
+        return np.divide(cube, norms, out=np.zeros_like(cube), where=norms > 0)
+
+
+NORMALIZERS: dict[str, type[Normalizer]] = {
+    cls.name: cls for cls in (Normalizer, BandMinMax, PixelL2)
+}
 
 
 def make_normalizer(name: str) -> Normalizer:

@@ -12,6 +12,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.losses import SpectralAngleLoss, spectral_angle
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
+from ftir_unmixer.validation import check_num_endmembers
 
 LOSS_NAMES = ("sad", "wsad")
 
@@ -101,11 +102,7 @@ class FTIRUnmixerModule(L.LightningModule):
         lr: float = 0.005,
     ) -> None:
         super().__init__()
-        if not 2 <= num_endmembers < num_bands:
-            raise FTIRUnmixerError(
-                f"model.num_endmembers={num_endmembers} is impossible for {num_bands} bands; "
-                f"choose K with 2 ≤ K < {num_bands}."
-            )
+        check_num_endmembers(num_endmembers, num_bands)
         if loss_name not in LOSS_NAMES:
             raise FTIRUnmixerError(f"loss.name={loss_name!r} is unknown; use 'sad' or 'wsad'.")
         if softmax_scale <= 0 or lr <= 0:
