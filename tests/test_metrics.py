@@ -244,3 +244,17 @@ def test_ground_truth_free_diagnostics_keys(truth):
         "diag/abundance_sparsity",
         "diag/num_empty_maps",
     }
+
+
+def test_window_residual_by_hand():
+    from ftir_unmixer.evaluation.metrics import window_residual
+
+    # true t = [1, 1, 1, 1]; estimate e = 2·t except +2 in band 3 (the "window").
+    t = np.array([[1.0, 1.0, 1.0, 1.0]])
+    e = np.array([[2.0, 2.0, 2.0, 4.0]])
+    clean = np.array([True, True, True, False])
+    window = np.array([False, False, False, True])
+    # scale on clean bands c = 6/12 = 0.5; residual in window 0.5·4 − 1 = 1; RMS(t) = 1.
+    np.testing.assert_allclose(window_residual(e, t, clean, window), [1.0])
+    # A clean estimate leaves nothing.
+    np.testing.assert_allclose(window_residual(3 * t, t, clean, window), [0.0])

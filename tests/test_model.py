@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,3 +101,26 @@ def test_reconstruction_scale_recovers_a_known_factor():
     # x̂ = 7·x exactly → s = Σ(7x)² / Σ x·7x = 7.
     x = torch.rand(10000, 6) + 0.1
     assert reconstruction_scale(x, 7.0 * x) == pytest.approx(7.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["vca", "nmf"])
+def test_initialisation_puts_classical_endmembers_into_the_decoder(method):
+    from ftir_unmixer.models.initialisation import initial_endmembers
+
+    rng = np.random.default_rng(0)
+    E = rng.random((B, 3)) + 0.1
+    A = rng.dirichlet(np.ones(3), size=300)
+    A[:3] = np.eye(3)  # pure pixels
+    init = initial_endmembers(method, A @ E.T, 3, seed=0)
+    assert init.shape == (B, 3) and (init >= 0).all()
+    dec = PositiveDecoder(3, B, P)
+    dec.set_endmembers(torch.from_numpy(init))
+    # Eq. 5 returns the classical endmembers before any training.
+    np.testing.assert_allclose(dec.endmembers().detach().numpy(), init, rtol=1e-4, atol=1e-6)
+
+
+def test_unknown_initialisation_is_refused():
+    from ftir_unmixer.models.initialisation import initial_endmembers
+
+    with pytest.raises(FTIRUnmixerError, match=r"model\.init_endmembers"):
+        initial_endmembers("pca", np.ones((10, 5)), 2, seed=0)

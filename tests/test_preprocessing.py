@@ -85,3 +85,15 @@ def test_pixel_l2_gives_unit_norm_and_keeps_zero_pixels():
     cube = np.array([[[3.0, 4.0], [0.0, 0.0]]], dtype=np.float32)
     out = make_normalizer("pixel_l2").fit(cube.reshape(-1, 2)).transform(cube)
     np.testing.assert_allclose(out, [[[0.6, 0.8], [0.0, 0.0]]])
+
+
+def test_band_noise_recovers_white_noise_level_and_maps_back_exactly():
+    rng = np.random.default_rng(0)
+    b = 200
+    smooth = np.exp(-0.5 * ((np.arange(b) - 100) / 25.0) ** 2)  # broad band, tiny curvature
+    sigma = np.linspace(0.01, 0.05, b)
+    pixels = rng.uniform(0.5, 1.5, (5000, 1)) * smooth + rng.normal(0, 1, (5000, b)) * sigma
+    norm = make_normalizer("band_noise").fit(pixels)
+    np.testing.assert_allclose(norm.sigma_[5:-5], sigma[5:-5], rtol=0.1)
+    E = rng.random((b, 3))
+    np.testing.assert_allclose(norm.endmembers_to_input(norm.transform(E.T).T), E, rtol=1e-5)

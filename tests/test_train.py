@@ -131,7 +131,9 @@ def test_library_titles_maps_and_scores_identification(compose_train, tmp_path):
     scene = read_input(read_results(tmp_path / "run" / "results.h5").attrs["input"])
     library = write_reference_library(tmp_path / "lib", scene.wavenumbers)
     assert len(library) >= 8
-    cfg = compose_train([*BASELINE_RUN, "model=vca_fcls", f"evaluation.library=[{tmp_path / 'lib'}]"])
+    cfg = compose_train(
+        [*BASELINE_RUN, "model=vca_fcls", f"evaluation.library=[{tmp_path / 'lib'}]"]
+    )
     metrics = run(cfg)
     assert "id/num_identified" in metrics
     assert 0.0 <= metrics["id/accuracy"] <= 1.0
@@ -154,3 +156,8 @@ def test_drop_window_and_baseline_keep_axis_weights_and_results_consistent(compo
     assert b < 120
     assert res.endmembers.shape[0] == res.band_weights.shape[0] == b
     assert "rubberband" in res.attrs["preprocessing"]
+
+
+def test_vca_initialisation_runs_end_to_end(compose_train, tmp_path):
+    metrics = run(compose_train([*TINY_RUN, "model.init_endmembers=vca", "trainer.max_epochs=1"]))
+    assert 0.0 <= metrics["gt/mean_angle_deg"] <= 90.0

@@ -74,6 +74,8 @@ def fit_network(
         loss_name=cfg.loss.name,
         band_weights=datamodule.band_weights.weights,
     )
+    if not cfg.get("ckpt_path"):
+        module.initialise_endmembers(datamodule.data.cube[datamodule.data.mask], datamodule.seed)
     callbacks = instantiate_group(cfg.get("callbacks"))
     writers = [cb for cb in callbacks if isinstance(cb, ResultsWriter)]
     if not writers:

@@ -181,6 +181,58 @@ class BandMinMax(Normalizer):
         return {"lo": self.lo_, "span": self.span_}
 
 
+def spectral_noise_sigma(pixels: np.ndarray) -> np.ndarray:
+    r"""Robust per-band noise level from the spectral second difference.
+
+    For white noise of standard deviation :math:`\sigma_b`, the second difference
+    :math:`y_{b+1} - 2y_b + y_{b-1}` has standard deviation :math:`\sqrt 6\,\sigma_b`,
+    while smooth absorption bands contribute little to it. The median absolute value over
+    pixels, divided by :math:`0.6745\sqrt 6`, estimates :math:`\sigma_b`; the end bands
+    copy their neighbours.
+
+    Args:
+        pixels: ``(N, B)`` valid pixels.
+
+    Returns:
+        ``(B,)`` float64 noise levels (> 0; zero estimates are floored at the smallest
+        positive one, or 1 if there is none).
+    """
+    second = np.abs(np.diff(np.asarray(pixels, dtype=np.float32), n=2, axis=1))
+    sigma = np.median(second, axis=0).astype(np.float64) / (0.6745 * np.sqrt(6.0))
+    sigma = np.pad(sigma, 1, mode="edge")
+    positive = sigma[sigma > 0]
+    return np.where(sigma > 0, sigma, positive.min() if positive.size else 1.0)
+
+
+class BandNoise(Normalizer):
+    """Noise-aware per-band scale: ``x' = x / σ_b`` (``data.normalization=band_noise``).
+
+    ``σ_b`` is :func:`spectral_noise_sigma`. Unlike ``band_minmax``, which stretches bands
+    where nothing absorbs (noise only) to the same range as the strongest bands, this gives
+    every band unit noise, so a band weighs in the spectral angle by its signal-to-noise
+    ratio. The map back is exact: ``e = e'·σ``.
+    """
+
+    name: ClassVar[str] = "band_noise"
+
+    def fit(self, pixels: np.ndarray) -> BandNoise:
+        """Learn ``sigma_`` per band from ``(N, B)`` valid pixels."""
+        self.sigma_ = spectral_noise_sigma(pixels)
+        return self
+
+    def transform(self, cube: np.ndarray) -> np.ndarray:
+        """Divide every band by its noise level."""
+        return np.asarray(cube, dtype=np.float32) / self.sigma_.astype(np.float32)
+
+    def endmembers_to_input(self, endmembers: np.ndarray) -> np.ndarray:
+        """``e = e'·σ`` band by band."""
+        return (endmembers * self.sigma_[:, None]).astype(np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """``sigma`` per band."""
+        return {"sigma": self.sigma_}
+
+
 class PixelL2(Normalizer):
     """Per-pixel vector normalisation: ``x' = x / ‖x‖₂`` (``data.normalization=pixel_l2``).
 
@@ -200,7 +252,7 @@ class PixelL2(Normalizer):
 
 
 NORMALIZERS: dict[str, type[Normalizer]] = {
-    cls.name: cls for cls in (Normalizer, BandMinMax, PixelL2)
+    cls.name: cls for cls in (Normalizer, BandMinMax, BandNoise, PixelL2)
 }
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "spectral_angle",
     "spectral_angle_matrix",
     "valid_pixels",
+    "window_residual",
 ]
 
 ATMOSPHERIC_WINDOWS: tuple[tuple[float, float], ...] = (
@@ -388,6 +389,36 @@ def _material_keys(names: Sequence[str], count: int) -> list[str]:
     return keys
 
 
+def window_residual(
+    e_est: np.ndarray, e_true: np.ndarray, clean: np.ndarray, window: np.ndarray
+) -> np.ndarray:
+    r"""Artefact left in estimated endmembers inside a window (e.g. the CO2 and water bands).
+
+    Each estimate is first scaled onto its true endmember by least squares over the clean
+    bands, :math:`c = \langle e, t\rangle_{clean} / \langle e, e\rangle_{clean}`; the score
+    is the RMS of :math:`c\,e - t` inside the window relative to the RMS of :math:`t` over
+    all bands (0: nothing left; 1: a residual as large as the spectrum itself).
+
+    Args:
+        e_est: ``(P, B)`` matched estimates.
+        e_true: ``(P, B)`` the true endmembers they are matched to.
+        clean: ``(B,)`` bool, the bands the scale is fitted on.
+        window: ``(B,)`` bool, the bands scored.
+
+    Returns:
+        ``(P,)`` relative residuals (NaN if the window or the clean set is empty).
+    """
+    if not window.any() or not clean.any():
+        return np.full(len(e_est), np.nan)
+    num = np.einsum("pb,pb->p", e_est[:, clean], e_true[:, clean])
+    den = np.einsum("pb,pb->p", e_est[:, clean], e_est[:, clean])
+    scale = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    residual = scale[:, None] * e_est[:, window] - e_true[:, window]
+    reference = np.sqrt(np.mean(e_true**2, axis=1))
+    rms = np.sqrt(np.mean(residual**2, axis=1))
+    return np.divide(rms, reference, out=np.full_like(rms, np.nan), where=reference > 0)
+
+
 def ground_truth_metrics(
     result: EndmembersAndAbundances,
     ground_truth: GroundTruth,
@@ -409,6 +440,8 @@ def ground_truth_metrics(
     * ``gt/mean_angle_deg``, ``gt/max_angle_deg``: over matched pairs, all bands;
     * ``gt/mean_angle_clean_deg``: over matched pairs, clean bands (NaN if none is clean);
     * ``gt/abundance_rmse``: pooled over matched maps and valid pixels;
+    * ``gt/atmospheric_residual``: mean over matched pairs of :func:`window_residual` inside
+      ``atmospheric_windows`` (artefact left in the endmembers);
     * ``gt/angle_deg/<name>``, ``gt/angle_clean_deg/<name>``, ``gt/abundance_rmse/<name>``;
     * ``gt/unmatched_true``, ``gt/unmatched_est``: counts of unpaired components.
 
@@ -440,6 +473,9 @@ def ground_truth_metrics(
     else:
         clean_angles = np.full(est.shape, np.nan)
     rmse = abundance_rmse_per_pair(result.abundances, ground_truth.abundances, matching, mask)
+    residual = window_residual(
+        E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, atmospheric_windows)
+    )
 
     keys = _material_keys(ground_truth.names, E_true.shape[1])
     metrics: dict[str, float] = {
@@ -447,6 +483,7 @@ def ground_truth_metrics(
         "gt/max_angle_deg": float(np.max(matching.angles_deg)),
         "gt/mean_angle_clean_deg": float(np.mean(clean_angles)),
         "gt/abundance_rmse": _pooled_rmse(rmse),
+        "gt/atmospheric_residual": float(np.mean(residual)),
         "gt/unmatched_true": float(len(matching.unmatched_true)),
         "gt/unmatched_est": float(len(matching.unmatched_est)),
     }

@@ -12,6 +12,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.losses import SpectralAngleLoss, spectral_angle
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
+from ftir_unmixer.models.initialisation import INITIALISATIONS, initial_endmembers
 from ftir_unmixer.validation import check_num_endmembers
 
 LOSS_NAMES = ("sad", "wsad")
@@ -84,6 +85,8 @@ class FTIRUnmixerModule(L.LightningModule):
         padding_mode: convolution padding.
         readout: ``sum`` (Eq. 5) or ``mean`` endmember readout.
         lr: Adam learning rate.
+        init_endmembers: ``random`` (the authors' Xavier-uniform U), ``vca`` or ``nmf``: the
+            decoder starts from those endmembers (:meth:`initialise_endmembers`).
     """
 
     def __init__(
@@ -100,11 +103,17 @@ class FTIRUnmixerModule(L.LightningModule):
         padding_mode: str = "zeros",
         readout: Readout = "sum",
         lr: float = 0.005,
+        init_endmembers: str = "random",
     ) -> None:
         super().__init__()
         check_num_endmembers(num_endmembers, num_bands)
         if loss_name not in LOSS_NAMES:
             raise FTIRUnmixerError(f"loss.name={loss_name!r} is unknown; use 'sad' or 'wsad'.")
+        if init_endmembers not in INITIALISATIONS:
+            raise FTIRUnmixerError(
+                f"model.init_endmembers={init_endmembers!r} is unknown; use one of "
+                f"{list(INITIALISATIONS)}."
+            )
         if softmax_scale <= 0 or lr <= 0:
             raise FTIRUnmixerError("model.softmax_scale and model.lr must be positive.")
         self.save_hyperparameters(ignore=["band_weights"])
@@ -123,6 +132,22 @@ class FTIRUnmixerModule(L.LightningModule):
         if loss_name == "wsad" and band_weights is not None:
             weights = torch.as_tensor(np.asarray(band_weights), dtype=torch.float32)
         self.loss = SpectralAngleLoss(weights)
+
+    def initialise_endmembers(self, pixels: np.ndarray, seed: int) -> None:
+        """Start the decoder from ``model.init_endmembers`` fitted on the preprocessed pixels.
+
+        Does nothing for ``random``; otherwise Eq. 5 returns the VCA or NMF endmembers before
+        the first step.
+
+        Args:
+            pixels: ``(N, B)`` valid pixels of the cube as fed to the network.
+            seed: the run's seed.
+        """
+        endmembers = initial_endmembers(
+            self.hparams.init_endmembers, pixels, self.hparams.num_endmembers, seed
+        )
+        if endmembers is not None:
+            self.net.decoder.set_endmembers(torch.from_numpy(endmembers))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(reconstruction, abundances)`` of ``(N, B, h, w)`` patches."""

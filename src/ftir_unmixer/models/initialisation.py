@@ -1,0 +1,47 @@
+"""Decoder initialisation from a classical method's endmembers (``model.init_endmembers``).
+
+The authors initialise the decoder's unconstrained tensor U at random (Xavier-uniform).
+Starting instead from VCA or NMF endmembers, spread evenly over the kernel so that Eq. 5
+returns them before training (:meth:`PositiveDecoder.set_endmembers`), puts the network
+near a sensible solution from the first step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ftir_unmixer.baselines.nmf import NMFUnmixer
+from ftir_unmixer.baselines.vca_fcls import vca
+from ftir_unmixer.errors import FTIRUnmixerError
+
+INITIALISATIONS = ("random", "vca", "nmf")
+
+
+def initial_endmembers(
+    method: str, pixels: np.ndarray, num_endmembers: int, seed: int
+) -> np.ndarray | None:
+    """Endmembers to start the decoder from, in the space of ``pixels`` (the model's).
+
+    Args:
+        method: ``random`` (the authors' Xavier-uniform U: returns None), ``vca`` or ``nmf``.
+        pixels: ``(N, B)`` valid pixels of the preprocessed cube.
+        num_endmembers: K.
+        seed: the run's seed.
+
+    Returns:
+        ``(B, K)`` non-negative endmembers, or None for ``random``.
+
+    Raises:
+        FTIRUnmixerError: for an unknown method.
+    """
+    if method not in INITIALISATIONS:
+        raise FTIRUnmixerError(
+            f"model.init_endmembers={method!r} is unknown; use one of {list(INITIALISATIONS)}."
+        )
+    if method == "random":
+        return None
+    if method == "vca":
+        endmembers, _ = vca(pixels, num_endmembers, seed=seed)
+    else:
+        endmembers = NMFUnmixer(num_endmembers, seed=seed).fit(pixels).endmembers_
+    return np.clip(endmembers, 0.0, None).astype(np.float32)
