@@ -97,3 +97,15 @@ def test_band_noise_recovers_white_noise_level_and_maps_back_exactly():
     np.testing.assert_allclose(norm.sigma_[5:-5], sigma[5:-5], rtol=0.1)
     E = rng.random((b, 3))
     np.testing.assert_allclose(norm.endmembers_to_input(norm.transform(E.T).T), E, rtol=1e-5)
+
+
+def test_band_quantile_ignores_a_spike_that_band_minmax_follows():
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform(0.0, 1.0, (1000, 3))
+    pixels[0, 1] = 100.0  # one spike in band 1
+    minmax = make_normalizer("band_minmax").fit(pixels)
+    robust = make_normalizer("band_quantile").fit(pixels)
+    assert minmax.span_[1] > 99  # the spike sets the authors' range …
+    assert robust.span_[1] == pytest.approx(0.98, abs=0.03)  # … not the percentile range
+    E = rng.random((3, 2))
+    np.testing.assert_allclose(robust.endmembers_to_input(robust.transform(E.T).T), E, rtol=1e-5)
