@@ -54,6 +54,14 @@ STUDIES = {
             "normalization=none": ["experiment=paper", "data.normalization=none"],
             "normalization=band_noise": ["experiment=paper", "data.normalization=band_noise"],
             "normalization=pixel_l2": ["experiment=paper", "data.normalization=pixel_l2"],
+            "normalization=band_quantile": [
+                "experiment=paper",
+                "data.normalization=band_quantile",
+            ],
+            "flatness within tiles": [
+                "experiment=paper",
+                "loss.band_weights.flatness_scope=tile",
+            ],
             "band_minmax + VCA init": ["experiment=paper", "model.init_endmembers=vca"],
             "none + VCA init": [
                 "experiment=paper",

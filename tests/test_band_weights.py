@@ -277,3 +277,28 @@ def test_float32_input_is_computed_in_float64() -> None:
     bw = estimate_band_weights(Y.astype(np.float32))
     assert all(v.dtype == np.float64 for v in (bw.weights, *bw.diagnostics.values()))
     np.testing.assert_allclose(bw.score, SCORE, **TOL)
+
+
+def test_within_tile_flatness_exposes_a_tile_constant_offset():
+    # Band 0: signal varying inside each tile; band 1: a value constant within each tile but
+    # different between tiles (an atmospheric residual). Over the image both vary; within
+    # tiles only band 0 does.
+    rng = np.random.default_rng(0)
+    tiles = np.repeat([0, 1, 2], 100)
+    signal = rng.uniform(0, 1, 300)
+    offset = np.array([0.0, 1.0, -1.0])[tiles] + rng.normal(0, 1e-3, 300)
+    Y = np.stack([signal, offset], axis=1)
+    image = spatial_flatness(Y)
+    tile = spatial_flatness(Y, groups=tiles)
+    assert image[1] < image[0]  # over the image the offset band looks *less* flat …
+    assert tile[1] > tile[0] + 5  # … within tiles it is far flatter (variance ~1e-6)
+    # By hand: the within-tile variance of band 1 is the noise variance 1e-6 → −log ≈ 13.8.
+    assert tile[1] == pytest.approx(-np.log(1e-6), abs=0.3)
+
+
+def test_tile_scope_needs_tiles():
+    with pytest.raises(FTIRUnmixerError, match=r"flatness_scope"):
+        estimate_band_weights(
+            np.random.default_rng(0).random((10, 5)),
+            config=BandWeightConfig(flatness_scope="tile"),
+        )

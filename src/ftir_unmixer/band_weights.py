@@ -218,7 +218,9 @@ def median_spectrum_roughness(Y: ArrayLike) -> np.ndarray:
     return np.pad(curvature, 1, mode="edge")
 
 
-def spatial_flatness(Y: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:
+def spatial_flatness(
+    Y: ArrayLike, eps: float = DEFAULT_EPS, groups: ArrayLike | None = None
+) -> np.ndarray:
     r"""Spatial flatness of every band (Sec. II-E d): large for low spatial variance.
 
     .. math::
@@ -229,15 +231,30 @@ def spatial_flatness(Y: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:
     with the population variance (``ddof=0``). ε bounds the value of a constant band at
     :math:`-\log\varepsilon` (≈ 18.4 for ε = 1e-8).
 
+    With ``groups`` (e.g. the detector tile of every pixel), :math:`v_b` is instead the
+    pixel-weighted mean of the within-group variances. An atmospheric residual is constant
+    within a tile but differs between tiles, so its bands have a large variance over the
+    image and a small one within each tile: only the within-tile variance shows them as flat.
+
     Args:
         Y: ``(N, B)`` pixels × bands.
         eps: ε > 0 added to the variance.
+        groups: ``(N,)`` integer group of every pixel, or None for the whole image (the
+            paper's definition).
 
     Returns:
         ``(B,)`` float64 array :math:`d^{(\mathrm{flat})}`.
 
     """
-    return -np.log(_per_band(lambda block: np.var(block, axis=0), Y) + eps)
+    if groups is None:
+        return -np.log(_per_band(lambda block: np.var(block, axis=0), Y) + eps)
+    Y = np.asarray(Y)
+    groups = np.asarray(groups)
+    variance = np.zeros(Y.shape[1])
+    for g in np.unique(groups):
+        members = groups == g
+        variance += members.sum() * _per_band(lambda block: np.var(block, axis=0), Y[members])
+    return -np.log(variance / len(groups) + eps)
 
 
 def robust_zscore(u: ArrayLike, eps: float = DEFAULT_EPS) -> np.ndarray:
@@ -404,6 +421,10 @@ class BandWeightConfig:
         w_min: Weight floor in ``[0, 1)`` (script: 0.05).
         bad_windows: ``[lo, hi]`` wavenumber ranges in cm⁻¹ whose weights are forced to 0,
             e.g. ``[[2300, 2400]]`` for the CO₂ doublet; normalised to a tuple of float pairs.
+        flatness_scope: ``image`` (the paper: variance over all pixels) or ``tile``
+            (mean within-tile variance, which exposes residuals that are constant within a
+            detector tile, as atmospheric CO2/H2O differences are; see
+            :func:`spatial_flatness`).
         eps: ε > 0 of Eq. 8, 11 and of the flatness variance. 1e-8 is negligible against any
             meaningful scale of preprocessed data (band_minmax data lie in [0, 1], where a
             non-constant band has a variance of at least about 1/(2N) and MADs, variances and
@@ -420,9 +441,14 @@ class BandWeightConfig:
     sharpness: float = 2.0
     w_min: float = 0.05
     bad_windows: tuple[tuple[float, float], ...] = field(default=())
+    flatness_scope: str = "image"
     eps: float = DEFAULT_EPS
 
     def __post_init__(self) -> None:
+        if self.flatness_scope not in ("image", "tile"):
+            raise FTIRUnmixerError(
+                f"{_KEY}.flatness_scope={self.flatness_scope!r} is unknown; use 'image' or 'tile'."
+            )
         for name in ("gamma_rough", "gamma_flat"):
             value = getattr(self, name)
             _check_number(name, value, "a finite number ≥ 0", _is_real(value) and value >= 0)
@@ -558,6 +584,7 @@ def estimate_band_weights(
     Y: ArrayLike,
     wavenumbers: ArrayLike | None = None,
     config: BandWeightConfig | None = None,
+    tiles: ArrayLike | None = None,
 ) -> BandWeights:
     r"""Estimate the band-reliability weights of a cube (Eq. 8–13 and bad windows).
 
@@ -571,6 +598,8 @@ def estimate_band_weights(
         Y: ``(N, B)`` valid pixels × bands, already preprocessed as fed to the network.
         wavenumbers: ``(B,)`` axis in cm⁻¹, either order; needed only for bad windows.
         config: Settings; defaults to :class:`BandWeightConfig` ``()``.
+        tiles: ``(N,)`` detector tile of every pixel, used when
+            ``config.flatness_scope == "tile"``.
 
     Returns:
         The weights and diagnostics, all ``(B,)`` float64.
@@ -586,7 +615,12 @@ def estimate_band_weights(
 
     corr_deficit = neighbour_correlation_deficit(neighbour_correlation(robust_standardize(Y, eps)))
     roughness = median_spectrum_roughness(Y)
-    flatness = spatial_flatness(Y, eps)
+    if config.flatness_scope == "tile" and tiles is None:
+        raise FTIRUnmixerError(
+            f"{_KEY}.flatness_scope='tile' needs the tile of every pixel; use 'image' for data "
+            "without tiles."
+        )
+    flatness = spatial_flatness(Y, eps, tiles if config.flatness_scope == "tile" else None)
     score = outlier_score(
         corr_deficit, roughness, flatness, config.gamma_rough, config.gamma_flat, eps
     )

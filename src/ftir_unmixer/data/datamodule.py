@@ -184,8 +184,10 @@ class FTIRDataModule(L.LightningDataModule):
         self.normalizer = make_normalizer(self.normalization).fit(data.cube[data.mask])
         cube = self.normalizer.transform(data.cube)
         data.cube = cube  # the raw cube is not needed any more; keep one copy in memory
+        tile_of_row = np.repeat(np.arange(len(data.tile_rows)), data.tile_rows)
+        tile_of_pixel = np.broadcast_to(tile_of_row[:, None], data.mask.shape)[data.mask]
         self.band_weights = estimate_band_weights(
-            cube[data.mask], data.wavenumbers, self.band_weight_config
+            cube[data.mask], data.wavenumbers, self.band_weight_config, tiles=tile_of_pixel
         )
         self.data = data
         self.centres = centres
