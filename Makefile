@@ -4,12 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU wheel of torch; GPU users: make install TORCH_SPEC="torch==<your CUDA build>".
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,io,baselines
+EXTRAS ?= dev,io,baselines,sweep
+SWEEP_DIR ?= outputs/sweep_demo
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-paper test test-slow lint format synth clean
+.PHONY: help install train train-paper sweep test test-slow lint format synth clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,6 +30,11 @@ train: install ## Train the quick preset on the bundled synthetic cross-section 
 train-paper: install ## The paper's full run: WSAD, K=10, 500 epochs (hours on a CPU)
 	$(PY) -m ftir_unmixer.train experiment=paper $(ARGS)
 
+sweep: install ## Example sweep: SAD vs WSAD × K=4,6,8 on a reduced scene (~1 min), then its report
+	rm -rf $(SWEEP_DIR)
+	$(PY) -m ftir_unmixer.train -m experiment=sweep_demo hydra.sweep.dir=$(SWEEP_DIR) $(ARGS)
+	$(VENV)/bin/ftir-unmixer report $(SWEEP_DIR)
+
 synth: install ## Write the bundled synthetic cross-section to data/synthetic_cross_section.h5
 	$(VENV)/bin/ftir-unmixer synth -o data/synthetic_cross_section.h5
 
@@ -39,12 +45,12 @@ test-slow: install ## Run only the slow tests
 	$(PY) -m pytest -q -m slow $(ARGS)
 
 lint: install ## ruff check and format check
-	$(VENV)/bin/ruff check src tests scripts
-	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts notebooks
+	$(VENV)/bin/ruff format --check src tests scripts notebooks
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format src tests scripts
-	$(VENV)/bin/ruff check --fix src tests scripts
+	$(VENV)/bin/ruff format src tests scripts notebooks
+	$(VENV)/bin/ruff check --fix src tests scripts notebooks
 
 clean: ## Remove outputs and caches (keeps .venv and data/)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

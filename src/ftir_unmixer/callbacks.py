@@ -1,4 +1,4 @@
-"""Lightning callbacks: write the run's results at the end of fitting."""
+"""Lightning callbacks: write the run's results at the end of fitting; log figures on the way."""
 
 from __future__ import annotations
 
@@ -13,12 +13,51 @@ import numpy as np
 import torch
 
 from ftir_unmixer.data.datamodule import FTIRDataModule
+from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.io.results_file import UnmixingResult
-from ftir_unmixer.models.module import FTIRUnmixerModule
-from ftir_unmixer.outputs import finish_run, run_attributes
+from ftir_unmixer.logging_utils import figure_array, log_images, log_summary
+from ftir_unmixer.models.module import CubeUnmixing, FTIRUnmixerModule
+from ftir_unmixer.outputs import (
+    FIGURE_FILES,
+    figure_options,
+    finish_run,
+    render_figures,
+    run_attributes,
+)
 
 log = logging.getLogger(__name__)
+
+
+def unmixing_result(
+    dm: FTIRDataModule,
+    pl_module: FTIRUnmixerModule,
+    unmixed: CubeUnmixing,
+    attrs: dict[str, object] | None = None,
+) -> UnmixingResult:
+    """The results contract of the network's current state.
+
+    Args:
+        dm: the set-up data module (cube, mask, normaliser, band diagnostics).
+        pl_module: the module (its loss holds the WSAD weights, None for SAD).
+        unmixed: :meth:`~ftir_unmixer.models.module.FTIRUnmixerModule.unmix_cube` of the cube.
+        attrs: root attributes to store.
+
+    Returns:
+        The result, endmembers in input units (see :class:`ResultsWriter`).
+    """
+    weights = pl_module.loss.weights
+    used = weights.cpu().numpy() if weights is not None else np.ones(dm.num_bands, np.float32)
+    return UnmixingResult(
+        abundances=unmixed.abundances,
+        endmembers=dm.normalizer.endmembers_to_input(unmixed.endmembers_model / unmixed.scale),
+        endmembers_model=unmixed.endmembers_model,
+        wavenumbers=dm.data.wavenumbers,
+        band_weights=used,
+        band_diagnostics=dm.band_weights.diagnostics,
+        reconstruction_error=np.where(dm.data.mask, unmixed.reconstruction_angle, np.nan),
+        attrs=attrs or {},
+    )
 
 
 class ResultsWriter(L.Callback):
@@ -74,25 +113,16 @@ class ResultsWriter(L.Callback):
             log.info("Results use the best-loss checkpoint %s", best)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: FTIRUnmixerModule) -> None:
-        """Unmix the cube, evaluate, write ``results.h5``, CSV and figures, log metrics."""
+        """Unmix the cube, evaluate, write the outputs; log metrics, figures and W&B summary."""
         if not trainer.is_global_zero:
             return
         self._load_best(trainer, pl_module)
         dm: FTIRDataModule = trainer.datamodule
         unmixed = pl_module.unmix_cube(dm.cube, dm.data.mask)
-        weights = pl_module.loss.weights
-        used = weights.cpu().numpy() if weights is not None else np.ones(dm.num_bands, np.float32)
-        error = np.where(dm.data.mask, unmixed.reconstruction_angle, np.nan)
-        result = UnmixingResult(
-            abundances=unmixed.abundances,
-            endmembers=dm.normalizer.endmembers_to_input(
-                unmixed.endmembers_model / unmixed.scale
-            ),
-            endmembers_model=unmixed.endmembers_model,
-            wavenumbers=dm.data.wavenumbers,
-            band_weights=used,
-            band_diagnostics=dm.band_weights.diagnostics,
-            reconstruction_error=error,
+        result = unmixing_result(
+            dm,
+            pl_module,
+            unmixed,
             attrs=run_attributes(
                 self.run_config,
                 method="ftir_unmixer",
@@ -122,4 +152,48 @@ class ResultsWriter(L.Callback):
         self.metrics = evaluation.metrics
         for logger in trainer.loggers:
             logger.log_metrics(self.metrics, step=trainer.global_step)
+        log_images(
+            trainer.loggers, {name: self.paths[name] for name in FIGURE_FILES}, trainer.global_step
+        )
+        log_summary(trainer.loggers, self.metrics)
         log.info("Results written to %s", self.paths["results"])
+
+
+class FigureLogger(L.Callback):
+    """Every ``every_n_epochs`` epochs, log the run's figures to W&B and TensorBoard.
+
+    The whole cube is unmixed with the current weights and the three figures written at the
+    end of the run (abundance maps, endmember spectra, band weights with their diagnostics)
+    are drawn by :func:`~ftir_unmixer.outputs.render_figures`, so a long run can be watched
+    while it trains. Loggers that take no images (CSV) are skipped.
+
+    Args:
+        every_n_epochs: the logging period in epochs; 0 switches the callback off.
+    """
+
+    def __init__(self, every_n_epochs: int = 50) -> None:
+        super().__init__()
+        if every_n_epochs < 0:
+            raise FTIRUnmixerError(
+                f"callbacks.figure_logger.every_n_epochs={every_n_epochs} must be ≥ 0 "
+                "(0 switches the figure logging off)."
+            )
+        self.every_n_epochs = every_n_epochs
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: FTIRUnmixerModule) -> None:
+        """Unmix the cube and log the figures when the epoch count is a multiple of N."""
+        epoch = trainer.current_epoch + 1
+        if not self.every_n_epochs or epoch % self.every_n_epochs or not trainer.is_global_zero:
+            return
+        if not trainer.loggers:
+            return
+        dm: FTIRDataModule = trainer.datamodule
+        result = unmixing_result(dm, pl_module, pl_module.unmix_cube(dm.cube, dm.data.mask))
+        figures = render_figures(
+            result, **figure_options(dm.data, dm.band_weight_config.bad_windows)
+        )
+        log_images(
+            trainer.loggers,
+            {name: figure_array(fig) for name, fig in figures.items()},
+            trainer.global_step,
+        )

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ftir_unmixer import __version__
 from ftir_unmixer.evaluation.library import ReferenceLibrary
@@ -83,6 +84,43 @@ def component_titles(num_endmembers: int, labels: Sequence[str] | None = None) -
     ]
 
 
+def figure_options(
+    data: HyperspectralData, bad_windows: Sequence[Sequence[float]] = ()
+) -> dict[str, object]:
+    """The settings of :func:`render_figures` that come from the data.
+
+    Returns:
+        ``tile_rows`` (tile seams), ``bad_windows`` (shaded) and ``units`` (of the spectra).
+    """
+    return {
+        "tile_rows": data.tile_rows,
+        "bad_windows": bad_windows,
+        "units": str(data.attrs.get("units", "absorbance")),
+    }
+
+
+def render_figures(
+    result: UnmixingResult,
+    *,
+    titles: Sequence[str] | None = None,
+    tile_rows: Sequence[int] | None = None,
+    bad_windows: Sequence[Sequence[float]] = (),
+    units: str = "absorbance",
+) -> dict[str, Figure]:
+    """Draw the abundance-map, endmember and band-weight figures of a result.
+
+    Returns:
+        Figure name (the keys of :data:`FIGURE_FILES`) → open Matplotlib figure.
+    """
+    return {
+        "abundance_maps": plot_abundance_maps(result.abundances, titles, tile_rows),
+        "endmembers": plot_endmembers(result.wavenumbers, result.endmembers, titles, ylabel=units),
+        "band_weights": plot_band_weights(
+            result.wavenumbers, result.band_weights, result.band_diagnostics, bad_windows
+        ),
+    }
+
+
 def write_figures(
     output_dir: str | os.PathLike[str],
     result: UnmixingResult,
@@ -99,20 +137,12 @@ def write_figures(
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / filename for name, filename in FIGURE_FILES.items()}
-    save_figure(
-        plot_abundance_maps(result.abundances, titles, tile_rows), str(paths["abundance_maps"])
+    figures = render_figures(
+        result, titles=titles, tile_rows=tile_rows, bad_windows=bad_windows, units=units
     )
-    save_figure(
-        plot_endmembers(result.wavenumbers, result.endmembers, titles, ylabel=units),
-        str(paths["endmembers"]),
-    )
-    save_figure(
-        plot_band_weights(
-            result.wavenumbers, result.band_weights, result.band_diagnostics, bad_windows
-        ),
-        str(paths["band_weights"]),
-    )
+    paths = {name: out / FIGURE_FILES[name] for name in figures}
+    for name, fig in figures.items():
+        save_figure(fig, str(paths[name]))
     return paths
 
 
@@ -192,8 +222,6 @@ def finish_run(
         output_dir,
         result,
         titles=component_titles(result.num_endmembers, evaluation.labels),
-        tile_rows=data.tile_rows,
-        bad_windows=bad_windows,
-        units=str(data.attrs.get("units", "absorbance")),
+        **figure_options(data, bad_windows),
     )
     return evaluation, paths

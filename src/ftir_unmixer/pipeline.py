@@ -25,7 +25,8 @@ from ftir_unmixer.callbacks import ResultsWriter
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.library import ReferenceLibrary
-from ftir_unmixer.outputs import finish_run, run_attributes
+from ftir_unmixer.logging_utils import log_images, log_summary
+from ftir_unmixer.outputs import FIGURE_FILES, finish_run, run_attributes
 from ftir_unmixer.validation import check_num_endmembers
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def fit_baseline(
     )
     for logger in loggers:
         logger.log_metrics(evaluation.metrics, step=0)
+    log_images(loggers, {name: paths[name] for name in FIGURE_FILES}, step=0)
+    log_summary(loggers, evaluation.metrics)
     return evaluation.metrics, paths
 
 

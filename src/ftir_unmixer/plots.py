@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 WAVENUMBER_LABEL = "Wavenumber (cm$^{-1}$)"
 
@@ -55,6 +56,46 @@ def shade_windows(ax: plt.Axes, windows: Sequence[Sequence[float]], label: str) 
         )
 
 
+def draw_abundance_map(
+    ax: plt.Axes, image: np.ndarray, title: str, tile_rows: Sequence[int] | None = None
+) -> AxesImage:
+    """Draw one abundance map on the common 0–1 scale, tile seams dotted.
+
+    Args:
+        ax: the axes.
+        image: ``(H, W)`` abundances.
+        title: the panel title.
+        tile_rows: rows per detector tile; dotted lines mark the tile seams.
+
+    Returns:
+        The image (for a colour bar).
+    """
+    image = ax.imshow(image, vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for seam in np.cumsum(tile_rows or [])[:-1]:
+        ax.axhline(seam - 0.5, color="white", lw=0.5, ls=":")
+    return image
+
+
+def draw_spectrum(ax: plt.Axes, wavenumbers: np.ndarray, spectrum: np.ndarray, title: str) -> None:
+    """Draw one spectrum on a reversed wavenumber axis, gaps left open, small fonts.
+
+    Args:
+        ax: the axes.
+        wavenumbers: ``(B,)`` axis in cm⁻¹.
+        spectrum: ``(B,)`` values.
+        title: the panel title.
+    """
+    wn, values = with_gaps(wavenumbers, spectrum)
+    ax.plot(wn, values, lw=0.8)
+    ax.set_title(title, fontsize=8)
+    set_wavenumber_axis(ax, wavenumbers)
+    ax.tick_params(labelsize=7)
+    ax.xaxis.label.set_size(7)
+
+
 def plot_abundance_maps(
     abundances: np.ndarray,
     titles: Sequence[str] | None = None,
@@ -76,12 +117,7 @@ def plot_abundance_maps(
     fig, axes = plt.subplots(1, k, figsize=(panel_w * k + 1.0, 6.5), squeeze=False)
     image = None
     for i, ax in enumerate(axes[0]):
-        image = ax.imshow(abundances[:, :, i], vmin=0.0, vmax=1.0, cmap="viridis")
-        ax.set_title(titles[i], fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for seam in np.cumsum(tile_rows or [])[:-1]:
-            ax.axhline(seam - 0.5, color="white", lw=0.5, ls=":")
+        image = draw_abundance_map(ax, abundances[:, :, i], titles[i], tile_rows)
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, label="abundance")
     return fig
 
@@ -108,16 +144,11 @@ def plot_endmembers(
     cols = min(k, 5)
     rows = int(np.ceil(k / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    wn, spectra = with_gaps(wavenumbers, endmembers)
     for i, ax in enumerate(axes.flat):
         if i >= k:
             ax.set_visible(False)
             continue
-        ax.plot(wn, spectra[:, i], lw=0.8)
-        ax.set_title(titles[i], fontsize=8)
-        set_wavenumber_axis(ax, wavenumbers)
-        ax.tick_params(labelsize=7)
-        ax.xaxis.label.set_size(7)
+        draw_spectrum(ax, wavenumbers, endmembers[:, i], titles[i])
         if i % cols == 0:
             ax.set_ylabel(ylabel, fontsize=7)
     fig.tight_layout()

@@ -202,4 +202,7 @@ class VCAFCLSUnmixer(BaseUnmixer):
 
     def _unmix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         endmembers, self.indices_ = vca(X, self.num_endmembers, self.seed, self.snr_db)
+        # The projection onto the signal subspace can leave small negative values from the
+        # noise; endmembers are absorbance spectra (ENC), so they are clipped at zero.
+        endmembers = np.clip(endmembers, 0.0, None)
         return endmembers, fcls(X, endmembers)

@@ -1,0 +1,77 @@
+"""Send a run's figures and final metrics to the experiment loggers (W&B, TensorBoard).
+
+Images go to every logger that takes them: :class:`~lightning.pytorch.loggers.WandbLogger`
+(``log_image``, shown as media panels under ``figures/…``) and
+:class:`~lightning.pytorch.loggers.TensorBoardLogger` (``add_image``, the *Images* tab). The
+CSV logger takes none and is skipped. Final metrics also go into the W&B run summary, so the
+runs table of a dashboard shows them as columns.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from matplotlib.figure import Figure
+
+Image = np.ndarray | str | os.PathLike[str]
+"""An RGB ``(H, W, 3)`` uint8 array or the path of a PNG file."""
+
+FIGURE_PREFIX = "figures"
+"""Key prefix of the logged figures (``figures/abundance_maps`` …)."""
+
+
+def figure_array(fig: Figure) -> np.ndarray:
+    """Render a Matplotlib figure to an RGB array and close it.
+
+    Args:
+        fig: the figure.
+
+    Returns:
+        ``(H, W, 3)`` uint8 pixels.
+    """
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return pixels
+
+
+def image_array(image: Image) -> np.ndarray:
+    """An image as ``(H, W, 3)`` uint8 pixels (PNG files are read)."""
+    if isinstance(image, np.ndarray):
+        return image
+    pixels = plt.imread(os.fspath(image))[..., :3]
+    return pixels if pixels.dtype == np.uint8 else (pixels * 255).round().astype(np.uint8)
+
+
+def log_images(loggers: Sequence[Logger], images: Mapping[str, Image], step: int) -> None:
+    """Log images as ``figures/<name>`` to every W&B and TensorBoard logger.
+
+    Args:
+        loggers: the trainer's loggers.
+        images: name → RGB array or PNG path.
+        step: the global step the images belong to.
+    """
+    for logger in loggers:
+        for name, image in images.items():
+            key = f"{FIGURE_PREFIX}/{name}"
+            if isinstance(logger, WandbLogger):
+                payload = image if isinstance(image, np.ndarray) else os.fspath(image)
+                logger.log_image(key=key, images=[payload], step=step)
+            elif isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image(key, image_array(image), step, dataformats="HWC")
+
+
+def log_summary(loggers: Sequence[Logger], metrics: Mapping[str, float]) -> None:
+    """Put the final metrics into the summary of every W&B run.
+
+    Args:
+        loggers: the trainer's loggers.
+        metrics: the run's final ``gt/…``, ``diag/…`` and ``id/…`` metrics.
+    """
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(dict(metrics))
