@@ -78,7 +78,7 @@ COLUMNS = {
     "gt/mean_angle_deg": "mean angle (°)",
     "gt/mean_angle_clean_deg": "clean angle (°)",
     "gt/abundance_rmse": "abundance RMSE",
-    "gt/atmospheric_residual": "atm. residual",
+    "gt/co2_residual": "CO2 residual",
     "id/accuracy": "id. accuracy",
     "runtime_s": "fit time (s)",
 }

@@ -64,14 +64,15 @@ def draw_abundance_map(
     Args:
         ax: the axes.
         image: ``(H, W)`` abundances.
-        title: the panel title.
+        title: the panel title; ``"Map 2: lead soap, 4.1°"`` is set on two lines, since maps
+            of a tall cross-section are narrow.
         tile_rows: rows per detector tile; dotted lines mark the tile seams.
 
     Returns:
         The image (for a colour bar).
     """
     image = ax.imshow(image, vmin=0.0, vmax=1.0, cmap="viridis")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title.replace(": ", "\n", 1), fontsize=7)
     ax.set_xticks([])
     ax.set_yticks([])
     for seam in np.cumsum(tile_rows or [])[:-1]:

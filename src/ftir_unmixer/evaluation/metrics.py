@@ -61,6 +61,10 @@ ATMOSPHERIC_WINDOWS: tuple[tuple[float, float], ...] = (
 """Wavenumber ranges (cm⁻¹) of atmospheric residuals in ATR-FTIR data: the CO₂ ν3 doublet and
 the water-vapour bend and stretch lines (``shared/domain/atr-ftir-cross-sections.md`` §3)."""
 
+CO2_WINDOW: tuple[float, float] = ATMOSPHERIC_WINDOWS[0]
+"""The CO₂ doublet window, where the painting materials absorb (almost) nothing: a residual
+there is atmospheric, unlike in the water-bend window, which overlaps the fingerprint bands."""
+
 
 class EndmembersAndAbundances(Protocol):
     """Anything with ``endmembers`` ``(B, K)`` and ``abundances`` ``(H, W, K)``.
@@ -441,7 +445,8 @@ def ground_truth_metrics(
     * ``gt/mean_angle_clean_deg``: over matched pairs, clean bands (NaN if none is clean);
     * ``gt/abundance_rmse``: pooled over matched maps and valid pixels;
     * ``gt/atmospheric_residual``: mean over matched pairs of :func:`window_residual` inside
-      ``atmospheric_windows`` (artefact left in the endmembers);
+      ``atmospheric_windows`` (artefact and misfit left in the endmembers there);
+    * ``gt/co2_residual``: the same inside :data:`CO2_WINDOW` only (purely atmospheric);
     * ``gt/angle_deg/<name>``, ``gt/angle_clean_deg/<name>``, ``gt/abundance_rmse/<name>``;
     * ``gt/unmatched_true``, ``gt/unmatched_est``: counts of unpaired components.
 
@@ -476,6 +481,9 @@ def ground_truth_metrics(
     residual = window_residual(
         E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, atmospheric_windows)
     )
+    co2_residual = window_residual(
+        E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, [CO2_WINDOW])
+    )
 
     keys = _material_keys(ground_truth.names, E_true.shape[1])
     metrics: dict[str, float] = {
@@ -484,6 +492,7 @@ def ground_truth_metrics(
         "gt/mean_angle_clean_deg": float(np.mean(clean_angles)),
         "gt/abundance_rmse": _pooled_rmse(rmse),
         "gt/atmospheric_residual": float(np.mean(residual)),
+        "gt/co2_residual": float(np.mean(co2_residual)),
         "gt/unmatched_true": float(len(matching.unmatched_true)),
         "gt/unmatched_est": float(len(matching.unmatched_est)),
     }
