@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-paper sweep test test-slow lint format synth clean
+.PHONY: help install train train-paper sweep bench test test-slow lint format synth clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ sweep: install ## Example sweep: SAD vs WSAD × K=4,6,8 on a reduced scene (~1 m
 	rm -rf $(SWEEP_DIR)
 	$(PY) -m ftir_unmixer.train -m experiment=sweep_demo hydra.sweep.dir=$(SWEEP_DIR) $(ARGS)
 	$(VENV)/bin/ftir-unmixer report $(SWEEP_DIR)
+
+bench: install ## Benchmark training against the authors' approach (ARGS="--ablation" / "--threads 1")
+	$(PY) scripts/benchmark.py $(ARGS)
 
 synth: install ## Write the bundled synthetic cross-section to data/synthetic_cross_section.h5
 	$(VENV)/bin/ftir-unmixer synth -o data/synthetic_cross_section.h5

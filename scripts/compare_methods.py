@@ -41,7 +41,7 @@ STUDIES = {
         "scenes": ["bundled", "strong_artefacts"],
         "methods": {
             "CNN + SAD": ["experiment=paper", "loss=sad"],
-            "CNN + WSAD": ["experiment=paper", "loss=wsad"],
+            "CNN + WSAD": ["experiment=paper"],
             **BASELINES,
         },
     },
@@ -49,7 +49,7 @@ STUDIES = {
     "quality": {
         "scenes": ["bundled", "strong_artefacts", "minor_component"],
         "methods": {
-            "paper (WSAD, band_minmax)": ["experiment=paper"],
+            "CNN + WSAD": ["experiment=paper"],
             "script (γ_flat=0, lr 1e-3)": ["experiment=reference_script"],
             "normalization=none": ["experiment=paper", "data.normalization=none"],
             "normalization=band_noise": ["experiment=paper", "data.normalization=band_noise"],
@@ -140,8 +140,11 @@ def main() -> int:
             ok = run_job(
                 [*overrides, *SCENES[scene], *common], run_dir, run_dir.with_suffix(".log")
             )
-            print(f"{scene:18s} {label:28s} {'ok' if ok else 'FAILED'} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"{scene:18s} {label:28s} {'ok' if ok else 'FAILED'} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
             metrics = read_results(run_dir / "results.h5").metrics if ok else {}
             rows.append({"scene": scene, "method": label} | {k: metrics.get(k) for k in COLUMNS})
 

@@ -124,3 +124,187 @@ def test_unknown_initialisation_is_refused():
 
     with pytest.raises(FTIRUnmixerError, match=r"model\.init_endmembers"):
         initial_endmembers("pca", np.ones((10, 5)), 2, seed=0)
+
+
+def _twin_modules(**switches):
+    """A plain module and one with ``switches``, holding the same weights."""
+    torch.manual_seed(0)
+    kwargs = dict(num_bands=B, num_endmembers=K, hidden_channels=8, band_weights=torch.rand(B))
+    plain = FTIRUnmixerModule(**kwargs, channels_last=False, fused_adam=False)
+    fast = FTIRUnmixerModule(**kwargs, **switches)
+    fast.load_state_dict(plain.state_dict())
+    return plain, fast
+
+
+def _patches(n=6):
+    return torch.rand(n, B, P, P, generator=torch.Generator().manual_seed(3)) + 0.1
+
+
+def test_batch_loss_is_the_mean_weighted_angle_over_every_pixel():
+    from ftir_unmixer.losses import spectral_angle
+
+    torch.manual_seed(0)
+    weights = torch.rand(B)
+    module = FTIRUnmixerModule(
+        num_bands=B, num_endmembers=K, hidden_channels=8, band_weights=weights
+    ).eval()
+    x = _patches()
+    expected = spectral_angle(x, module(x)[0], weights, dim=1).mean()
+    torch.testing.assert_close(module.batch_loss(x), expected)
+
+
+def test_channels_last_gives_the_plain_outputs_and_gradients():
+    plain, fast = _twin_modules(channels_last=True)
+    assert fast.net.encoder.layer1[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = _patches()
+    plain.eval(), fast.eval()
+    for a, b in zip(plain(x), fast(x), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    plain.training_loss(x).backward()
+    fast.training_loss(x).backward()
+    for (name, p), q in zip(plain.named_parameters(), fast.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_fused_adam_takes_the_plain_steps():
+    plain, fused = _twin_modules(fused_adam=True, channels_last=False)
+    optimisers = plain.configure_optimizers(), fused.configure_optimizers()
+    assert optimisers[1].defaults["fused"] and not optimisers[0].defaults["fused"]
+    for step in range(3):
+        x = _patches() + step
+        for module, optimiser in zip((plain, fused), optimisers, strict=True):
+            optimiser.zero_grad()
+            module.eval()  # no dropout: both modules see the same function
+            module.training_loss(x).backward()
+            optimiser.step()
+    for p, q in zip(plain.parameters(), fused.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6)
+
+
+def test_gathered_patches_feed_a_channels_last_model_without_a_copy():
+    from ftir_unmixer.data.patches import PatchGatherer
+
+    patches = PatchGatherer(torch.rand(9, 8, B), P)(torch.tensor([[2, 2], [6, 5]]))
+    assert patches.is_contiguous(memory_format=torch.channels_last)
+    same = patches.contiguous(memory_format=torch.channels_last)
+    assert same.data_ptr() == patches.data_ptr()
+
+
+def test_compiled_training_loss_equals_eager():
+    # Dropout off: compiled code draws dropout masks from its own random stream.
+    plain, fast = _twin_modules(compile=True, channels_last=True)
+    plain.net.encoder.layer1[3].p = fast.net.encoder.layer1[3].p = 0.0
+    plain.net.encoder.layer2[3].p = fast.net.encoder.layer2[3].p = 0.0
+    x = _patches()
+    eager, compiled = plain.training_loss(x), fast.training_loss(x)
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
+    eager.backward()
+    compiled.backward()
+    grads = [p.grad for p in plain.parameters()], [p.grad for p in fast.parameters()]
+    for g_plain, g_fast in zip(*grads, strict=True):
+        torch.testing.assert_close(g_fast, g_plain, rtol=1e-4, atol=1e-6)
+
+
+def test_unknown_compile_mode_is_refused():
+    with pytest.raises(FTIRUnmixerError, match=r"model\.compile_mode"):
+        FTIRUnmixerModule(num_bands=B, num_endmembers=K, compile_mode="fastest")
+
+
+def test_cpu_training_logs_step_and_epoch_loss(tmp_path):
+    import lightning as L
+
+    class StepLosses(L.Callback):
+        def __init__(self):
+            self.weighted = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.weighted.append((float(outputs["loss"]), len(batch)))
+
+    torch.manual_seed(0)
+    module = FTIRUnmixerModule(num_bands=B, num_endmembers=K, hidden_channels=8)
+    # 5 patches in batches of 2: the last batch is smaller, so the epoch mean is weighted.
+    loader = torch.utils.data.DataLoader(torch.rand(5, B, P, P) + 0.1, batch_size=2)
+    steps = StepLosses()
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=[steps],
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    metrics = trainer.callback_metrics
+    assert {"train/loss_step", "train/loss_epoch"} <= set(metrics)
+    expected = sum(loss * n for loss, n in steps.weighted) / 5
+    assert float(metrics["train/loss_epoch"]) == pytest.approx(expected, rel=1e-6)
+
+
+READ_BACKS = ("item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__")
+"""Tensor methods that make the host wait for an accelerator (a device-to-host read)."""
+
+
+def test_training_loop_reads_nothing_back_between_batches(tmp_path, monkeypatch):
+    # The accelerator path, run on the CPU: from the first batch's start to the last batch's
+    # end (steps, Lightning's bookkeeping, fetching and gathering the next batches, the
+    # progress bar) no tensor value may be read on the host.
+    import lightning as L
+
+    from ftir_unmixer.data.patches import CentreDataset, PatchGatherer, keep_batch
+
+    class NoReadBack(L.Callback):
+        def __init__(self):
+            self.guarded_steps = 0
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if batch_idx == 0:
+                for name in READ_BACKS:
+                    monkeypatch.setattr(torch.Tensor, name, _forbidden(name))
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.guarded_steps += 1
+            if batch_idx == trainer.num_training_batches - 1:
+                monkeypatch.undo()
+
+    class Patches(L.LightningDataModule):
+        def __init__(self):
+            super().__init__()
+            self.gatherer = PatchGatherer(torch.rand(9, 8, B), P)
+
+        def train_dataloader(self):
+            centres = np.array([[r, c] for r in range(2, 7) for c in range(2, 6)])
+            return torch.utils.data.DataLoader(
+                CentreDataset(centres), batch_size=4, shuffle=True, collate_fn=keep_batch
+            )
+
+        def on_after_batch_transfer(self, batch, dataloader_idx):
+            return self.gatherer(batch)
+
+    torch.manual_seed(0)
+    module = FTIRUnmixerModule(
+        num_bands=B, num_endmembers=K, hidden_channels=8, log_step_loss=False
+    )
+    guard = NoReadBack()
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        default_root_dir=tmp_path,
+        callbacks=[guard],
+    )
+    trainer.fit(module, datamodule=Patches())
+    assert guard.guarded_steps == 10
+    assert "train/loss_epoch" in trainer.callback_metrics
+    assert "train/loss_step" not in trainer.callback_metrics
+
+
+def _forbidden(name):
+    def read_back(self, *args, **kwargs):
+        raise AssertionError(f"Tensor.{name}() in the training loop would wait for the device")
+
+    return read_back

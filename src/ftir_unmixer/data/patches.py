@@ -109,7 +109,10 @@ class PatchGatherer:
     """Gather ``(n, B, p, p)`` patches at given centres from an ``(H, W, B)`` cube.
 
     The cube is copied to a device the first time a batch on that device asks for it and
-    cached there; no patch array is ever materialised beyond the current batch.
+    cached there; no patch array is ever materialised beyond the current batch. A batch is
+    one ``index_select`` of ``n·p²`` pixel spectra on the device, with no host round-trip.
+    The patches come in channels-last layout (the band axis innermost, as the cube stores
+    it); a consumer that needs standard ``(N, C, H, W)`` layout calls ``.contiguous()``.
 
     Args:
         cube: ``(H, W, B)`` float32 tensor.
@@ -118,9 +121,8 @@ class PatchGatherer:
 
     def __init__(self, cube: torch.Tensor, patch_size: int) -> None:
         self.patch_size = patch_size
-        self._cubes: dict[torch.device, torch.Tensor] = {cube.device: cube}
-        half = patch_size // 2
-        self._offsets = torch.arange(-half, half + 1)
+        self.width = cube.shape[1]
+        self._cubes: dict[torch.device, torch.Tensor] = {cube.device: cube.contiguous()}
 
     def cube_on(self, device: torch.device) -> torch.Tensor:
         """The cube on ``device`` (copied once, then cached)."""
@@ -132,7 +134,13 @@ class PatchGatherer:
     def __call__(self, centres: torch.Tensor) -> torch.Tensor:
         """Patches ``(n, B, p, p)`` centred at ``centres`` ``(n, 2)`` (row, col)."""
         cube = self.cube_on(centres.device)
-        offsets = self._offsets.to(centres.device)
+        num_bands = cube.shape[2]
+        half = self.patch_size // 2
+        offsets = torch.arange(-half, half + 1, device=centres.device)
         rows = centres[:, 0, None, None] + offsets[None, :, None]
         cols = centres[:, 1, None, None] + offsets[None, None, :]
-        return cube[rows, cols].permute(0, 3, 1, 2).contiguous()
+        pixels = (rows * self.width + cols).reshape(-1)
+        spectra = cube.reshape(-1, num_bands).index_select(0, pixels)
+        return spectra.view(len(centres), self.patch_size, self.patch_size, num_bands).permute(
+            0, 3, 1, 2
+        )
