@@ -153,8 +153,8 @@ def main() -> int:
         writer.writeheader()
         writer.writerows(rows)
     lines = [
-        f"Study `{args.study}`: CNN runs {args.epochs} epochs × 20 000 patches; "
-        f"overrides {' '.join(args.set) or '(none)'}.",
+        f"Study `{args.study}`: CNN runs {args.epochs} epochs (20 000 patches each unless "
+        f"overridden); extra overrides: {' '.join(args.set) or '(none)'}.",
         "",
     ]
     for scene in scenes:
