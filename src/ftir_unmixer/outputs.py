@@ -147,15 +147,15 @@ def write_figures(
 
 
 def write_run_outputs(
-    output_dir: str | os.PathLike[str],
-    result: UnmixingResult,
-    *,
-    titles: Sequence[str] | None = None,
-    tile_rows: Sequence[int] | None = None,
-    bad_windows: Sequence[Sequence[float]] = (),
-    units: str = "absorbance",
+    output_dir: str | os.PathLike[str], result: UnmixingResult, **figure_kwargs: object
 ) -> dict[str, Path]:
     """Write ``results.h5``, ``endmembers.csv`` and the figures into ``output_dir``.
+
+    Args:
+        output_dir: the run's output directory.
+        result: the result to write.
+        **figure_kwargs: keyword arguments of :func:`write_figures` (``titles``,
+            ``tile_rows``, ``bad_windows``, ``units``).
 
     Returns:
         Output name → written path (``results``, ``endmembers_csv`` and the figures).
@@ -167,16 +167,7 @@ def write_run_outputs(
             out / ENDMEMBERS_CSV, result.wavenumbers, result.endmembers
         ),
     }
-    paths.update(
-        write_figures(
-            out,
-            result,
-            titles=titles,
-            tile_rows=tile_rows,
-            bad_windows=bad_windows,
-            units=units,
-        )
-    )
+    paths.update(write_figures(out, result, **figure_kwargs))
     return paths
 
 
