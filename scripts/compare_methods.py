@@ -40,7 +40,7 @@ STUDIES = {
     "benchmark": {
         "scenes": ["bundled", "strong_artefacts"],
         "methods": {
-            "CNN + SAD": ["experiment=paper", "loss=sad"],
+            "CNN + SAD": ["experiment=paper", "loss.name=sad"],
             "CNN + WSAD": ["experiment=paper"],
             **BASELINES,
         },
