@@ -16,7 +16,7 @@ from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.io.results_file import UnmixingResult
-from ftir_unmixer.logging_utils import figure_array, log_images, log_summary
+from ftir_unmixer.logging_utils import figure_array, log_images, log_run_end
 from ftir_unmixer.models.module import CubeUnmixing, FTIRUnmixerModule
 from ftir_unmixer.outputs import (
     FIGURE_FILES,
@@ -150,12 +150,12 @@ class ResultsWriter(L.Callback):
             match_threshold_deg=self.match_threshold_deg,
         )
         self.metrics = evaluation.metrics
-        for logger in trainer.loggers:
-            logger.log_metrics(self.metrics, step=trainer.global_step)
-        log_images(
-            trainer.loggers, {name: self.paths[name] for name in FIGURE_FILES}, trainer.global_step
+        log_run_end(
+            trainer.loggers,
+            self.metrics,
+            {name: self.paths[name] for name in FIGURE_FILES},
+            trainer.global_step,
         )
-        log_summary(trainer.loggers, self.metrics)
         log.info("Results written to %s", self.paths["results"])
 
 

@@ -75,3 +75,25 @@ def log_summary(loggers: Sequence[Logger], metrics: Mapping[str, float]) -> None
     for logger in loggers:
         if isinstance(logger, WandbLogger):
             logger.experiment.summary.update(dict(metrics))
+
+
+def log_run_end(
+    loggers: Sequence[Logger],
+    metrics: Mapping[str, float],
+    figures: Mapping[str, Image],
+    step: int,
+) -> None:
+    """Log a finished run: its metrics, its figures and the W&B run summary.
+
+    Shared by the network's results writer and the baselines, so both log alike.
+
+    Args:
+        loggers: the run's loggers.
+        metrics: the final metrics.
+        figures: figure name → image (path or array).
+        step: the step the metrics and images are logged at.
+    """
+    for logger in loggers:
+        logger.log_metrics(dict(metrics), step=step)
+    log_images(loggers, figures, step)
+    log_summary(loggers, metrics)

@@ -25,7 +25,7 @@ from ftir_unmixer.callbacks import ResultsWriter
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.library import ReferenceLibrary
-from ftir_unmixer.logging_utils import log_images, log_summary
+from ftir_unmixer.logging_utils import log_run_end
 from ftir_unmixer.outputs import FIGURE_FILES, finish_run, run_attributes
 from ftir_unmixer.validation import check_num_endmembers
 
@@ -130,10 +130,7 @@ def fit_baseline(
         library=library,
         match_threshold_deg=cfg.get("evaluation", {}).get("match_threshold_deg", 15.0),
     )
-    for logger in loggers:
-        logger.log_metrics(evaluation.metrics, step=0)
-    log_images(loggers, {name: paths[name] for name in FIGURE_FILES}, step=0)
-    log_summary(loggers, evaluation.metrics)
+    log_run_end(loggers, evaluation.metrics, {name: paths[name] for name in FIGURE_FILES}, 0)
     return evaluation.metrics, paths
 
 

@@ -17,6 +17,18 @@ from ftir_unmixer.errors import FTIRUnmixerError
 INITIALISATIONS = ("random", "vca", "nmf")
 
 
+def check_initialisation(method: str) -> None:
+    """Refuse an unknown ``model.init_endmembers``.
+
+    Raises:
+        FTIRUnmixerError: naming the key and the valid choices.
+    """
+    if method not in INITIALISATIONS:
+        raise FTIRUnmixerError(
+            f"model.init_endmembers={method!r} is unknown; use one of {list(INITIALISATIONS)}."
+        )
+
+
 def initial_endmembers(
     method: str, pixels: np.ndarray, num_endmembers: int, seed: int
 ) -> np.ndarray | None:
@@ -34,10 +46,7 @@ def initial_endmembers(
     Raises:
         FTIRUnmixerError: for an unknown method.
     """
-    if method not in INITIALISATIONS:
-        raise FTIRUnmixerError(
-            f"model.init_endmembers={method!r} is unknown; use one of {list(INITIALISATIONS)}."
-        )
+    check_initialisation(method)
     if method == "random":
         return None
     if method == "vca":

@@ -13,7 +13,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.losses import SpectralAngleLoss, spectral_angle
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
-from ftir_unmixer.models.initialisation import INITIALISATIONS, initial_endmembers
+from ftir_unmixer.models.initialisation import check_initialisation, initial_endmembers
 from ftir_unmixer.validation import check_num_endmembers
 
 LOSS_NAMES = ("sad", "wsad")
@@ -139,11 +139,7 @@ class FTIRUnmixerModule(L.LightningModule):
         check_num_endmembers(num_endmembers, num_bands)
         if loss_name not in LOSS_NAMES:
             raise FTIRUnmixerError(f"loss.name={loss_name!r} is unknown; use 'sad' or 'wsad'.")
-        if init_endmembers not in INITIALISATIONS:
-            raise FTIRUnmixerError(
-                f"model.init_endmembers={init_endmembers!r} is unknown; use one of "
-                f"{list(INITIALISATIONS)}."
-            )
+        check_initialisation(init_endmembers)
         if softmax_scale <= 0 or lr <= 0:
             raise FTIRUnmixerError("model.softmax_scale and model.lr must be positive.")
         if compile_mode not in COMPILE_MODES:
