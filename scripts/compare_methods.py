@@ -7,8 +7,14 @@ and on clean bands (outside the atmospheric windows), abundance RMSE, the atmosp
 residual left in the endmembers, identification accuracy against the synthetic reference
 library, and the fitting time.
 
+A method is a list of overrides, or restarts ``{"overrides": [...], "seeds": [...],
+"select": KEY}``: one job per seed (directory suffix ``_s<seed>``), reported by the seed
+with the lowest ground-truth-free metric ``KEY`` (e.g. ``diag/mean_reconstruction_angle_deg``),
+with the chosen seed and the range of the mean matched angle over the seeds.
+
     python scripts/compare_methods.py --study benchmark --epochs 10 --out docs/benchmark
     python scripts/compare_methods.py --study quality --epochs 10 --out docs/quality
+    python scripts/compare_methods.py --study levers --epochs 10 --out docs/levers
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ftir_unmixer.data.synthetic import SyntheticConfig, wavenumber_axis, write_reference_library
 from ftir_unmixer.io.results_file import read_results
@@ -72,6 +79,27 @@ STUDIES = {
             **BASELINES,
         },
     },
+    # Issue 7: training schedule, restarts and single hyperparameters around the recommendation.
+    "levers": {
+        "scenes": ["bundled"],
+        "methods": {
+            "recommended": ["experiment=recommended"],
+            "recommended + plateau lr": ["experiment=recommended", "model.lr_schedule=plateau"],
+            "recommended + cosine lr": ["experiment=recommended", "model.lr_schedule=cosine"],
+            "recommended, α=1": ["experiment=recommended", "model.softmax_scale=1"],
+            "recommended, α=7": ["experiment=recommended", "model.softmax_scale=7"],
+            "recommended, p=3": ["experiment=recommended", "data.patch_size=3"],
+            "recommended, p=7": ["experiment=recommended", "data.patch_size=7"],
+            "recommended, w_min=0.2": ["experiment=recommended", "loss.band_weights.w_min=0.2"],
+            "recommended, τ=2": ["experiment=recommended", "loss.band_weights.tau=2.0"],
+            "recommended, lr 1e-3": ["experiment=recommended", "model.lr=0.001"],
+            "recommended, best of 3 seeds": {
+                "overrides": ["experiment=recommended"],
+                "seeds": [0, 1, 2],
+                "select": "diag/mean_reconstruction_angle_deg",
+            },
+        },
+    },
 }
 
 COLUMNS = {
@@ -82,11 +110,51 @@ COLUMNS = {
     "id/accuracy": "id. accuracy",
     "runtime_s": "fit time (s)",
 }
+RESTART_COLUMNS = {
+    "chosen_seed": "chosen seed",
+    "seed_angle_range_deg": "mean angle over seeds (°)",
+}
+"""Extra columns of a study with a restart method (``–`` for the other methods)."""
 
 
 def slug(name: str) -> str:
     """A directory name for a method label."""
     return "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
+
+
+def method_jobs(label: str, method: list[str] | dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """``(run directory name, overrides)`` of each job of a method: one, or one per seed."""
+    if isinstance(method, list):
+        return [(slug(label), method)]
+    return [
+        (f"{slug(label)}_s{seed}", [*method["overrides"], f"seed={seed}"])
+        for seed in method["seeds"]
+    ]
+
+
+def select_restart(method: dict[str, Any], runs: list[dict[str, float]]) -> dict[str, Any]:
+    """The metrics of the seed with the lowest ``method["select"]``, and the seed columns.
+
+    Args:
+        method: the restart method (its ``seeds`` and ``select``).
+        runs: each seed's metrics, in the order of ``seeds`` (empty for a failed job).
+
+    Returns:
+        The chosen seed's metrics (empty if no seed has the criterion) with ``chosen_seed`` and
+        ``seed_angle_range_deg`` (``"min–max"`` of ``gt/mean_angle_deg`` over the seeds).
+    """
+    key = method["select"]
+    scored = [
+        (metrics[key], seed, metrics)
+        for seed, metrics in zip(method["seeds"], runs, strict=True)
+        if metrics.get(key) is not None and metrics[key] == metrics[key]
+    ]
+    angles = [m["gt/mean_angle_deg"] for m in runs if m.get("gt/mean_angle_deg") is not None]
+    spread = f"{min(angles):.2f}–{max(angles):.2f}" if angles else None
+    if not scored:
+        return {"chosen_seed": None, "seed_angle_range_deg": spread}
+    _, seed, metrics = min(scored, key=lambda item: item[0])
+    return metrics | {"chosen_seed": seed, "seed_angle_range_deg": spread}
 
 
 def run_job(overrides: list[str], run_dir: Path, log_path: Path) -> bool:
@@ -99,10 +167,12 @@ def run_job(overrides: list[str], run_dir: Path, log_path: Path) -> bool:
     return (run_dir / "results.h5").is_file()
 
 
-def format_value(value: float | None, key: str) -> str:
-    """Table cell: two decimals for angles and times, three for the rest."""
+def format_value(value: float | str | None, key: str) -> str:
+    """Table cell: two decimals for angles and times, three for the rest; text and seeds as is."""
     if value is None or value != value:
         return "–"
+    if isinstance(value, str | int):
+        return str(value)
     return f"{value:.2f}" if key.endswith(("_deg", "_s")) else f"{value:.3f}"
 
 
@@ -131,25 +201,31 @@ def main() -> int:
         f"evaluation.library=[{library}]",
         *args.set,
     ]
+    columns = dict(COLUMNS)
+    if any(isinstance(method, dict) for method in methods.values()):
+        columns |= RESTART_COLUMNS
     rows = []
     for scene in scenes:
-        for label, overrides in methods.items():
-            run_dir = out / "runs" / scene / slug(label)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            start = time.perf_counter()
-            ok = run_job(
-                [*overrides, *SCENES[scene], *common], run_dir, run_dir.with_suffix(".log")
-            )
-            print(
-                f"{scene:18s} {label:28s} {'ok' if ok else 'FAILED'} "
-                f"({time.perf_counter() - start:.0f} s)",
-                flush=True,
-            )
-            metrics = read_results(run_dir / "results.h5").metrics if ok else {}
-            rows.append({"scene": scene, "method": label} | {k: metrics.get(k) for k in COLUMNS})
+        for label, method in methods.items():
+            runs = []
+            for name, overrides in method_jobs(label, method):
+                run_dir = out / "runs" / scene / name
+                run_dir.mkdir(parents=True, exist_ok=True)
+                start = time.perf_counter()
+                ok = run_job(
+                    [*overrides, *SCENES[scene], *common], run_dir, run_dir.with_suffix(".log")
+                )
+                print(
+                    f"{scene:18s} {name:32s} {'ok' if ok else 'FAILED'} "
+                    f"({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
+                runs.append(read_results(run_dir / "results.h5").metrics if ok else {})
+            metrics = runs[0] if isinstance(method, list) else select_restart(method, runs)
+            rows.append({"scene": scene, "method": label} | {k: metrics.get(k) for k in columns})
 
     with open(out / "table.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["scene", "method", *COLUMNS])
+        writer = csv.DictWriter(fh, fieldnames=["scene", "method", *columns])
         writer.writeheader()
         writer.writerows(rows)
     lines = [
@@ -158,10 +234,10 @@ def main() -> int:
         "",
     ]
     for scene in scenes:
-        lines += [f"### Scene `{scene}`", "", "| method | " + " | ".join(COLUMNS.values()) + " |"]
-        lines.append("|---|" + "---|" * len(COLUMNS))
+        lines += [f"### Scene `{scene}`", "", "| method | " + " | ".join(columns.values()) + " |"]
+        lines.append("|---|" + "---|" * len(columns))
         for row in (r for r in rows if r["scene"] == scene):
-            cells = [format_value(row[k], k) for k in COLUMNS]
+            cells = [format_value(row[k], k) for k in columns]
             lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
         lines.append("")
     (out / "table.md").write_text("\n".join(lines))

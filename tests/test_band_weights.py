@@ -302,3 +302,10 @@ def test_tile_scope_needs_tiles():
             np.random.default_rng(0).random((10, 5)),
             config=BandWeightConfig(flatness_scope="tile"),
         )
+
+
+def test_block_wise_correlation_equals_the_whole_array() -> None:
+    # 150 bands span three blocks of 64: the pairs across block edges must not be lost.
+    Y = np.cumsum(np.random.default_rng(5).normal(size=(40, 150)), axis=1).astype(np.float32)
+    whole = neighbour_correlation_deficit(neighbour_correlation(robust_standardize(Y)))
+    np.testing.assert_allclose(estimate_band_weights(Y).corr_deficit, whole, rtol=0, atol=1e-12)

@@ -9,13 +9,12 @@ import pytest
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import (
+    ReconstructionSums,
     abundance_entropy,
     abundance_sparsity,
     empty_maps,
     ground_truth_free_diagnostics,
-    mean_residual_spectrum,
     near_duplicate_pairs,
-    reconstruction_angles,
     replicate_stability,
 )
 from ftir_unmixer.evaluation.metrics import (
@@ -24,7 +23,6 @@ from ftir_unmixer.evaluation.metrics import (
     ground_truth_metrics,
     match_endmembers,
     pearson_correlation,
-    reconstruction_sre,
     spectral_angle,
     spectral_angle_matrix,
 )
@@ -124,8 +122,9 @@ def test_abundance_rmse_by_hand():
 
 def test_reconstruction_sre_by_hand():
     X = np.array([[3.0, 4.0]])
-    assert reconstruction_sre(X, np.array([[3.0, 3.0]])) == pytest.approx(10 * math.log10(25.0))
-    assert reconstruction_sre(X, X) == math.inf
+    sre = ReconstructionSums.of(X, np.array([[3.0, 3.0]])).metrics()["diag/reconstruction_sre_db"]
+    assert sre == pytest.approx(10 * math.log10(25.0))
+    assert ReconstructionSums.of(X, X).metrics()["diag/reconstruction_sre_db"] == math.inf
 
 
 def test_ground_truth_metrics_keys_clean_bands_and_names():
@@ -174,12 +173,31 @@ def test_shape_mismatch_is_a_user_error():
 def test_reconstruction_diagnostics():
     X = np.array([[[1.0, 0.0], [1.0, 1.0]]])
     X_hat = np.array([[[1.0, 1.0], [1.0, 1.0]]])
-    np.testing.assert_allclose(reconstruction_angles(X, X_hat), [45.0, 0.0])
-    np.testing.assert_allclose(reconstruction_angles(X, X_hat, band_weights=[1.0, 0.0]), [0, 0])
-    np.testing.assert_allclose(mean_residual_spectrum(X, X_hat), [0.0, -0.5])
-    np.testing.assert_allclose(
-        mean_residual_spectrum(X, X_hat, mask=np.array([[False, True]])), [0.0, 0.0]
-    )
+    sums = ReconstructionSums.of(X, X_hat, band_weights=np.array([1.0, 0.0]))
+    metrics = sums.metrics()
+    assert metrics["diag/mean_reconstruction_angle_deg"] == pytest.approx((45.0 + 0.0) / 2)
+    assert metrics["diag/mean_weighted_reconstruction_angle_deg"] == pytest.approx(0.0)
+    # mean residual (0, -0.5): RMS over the two bands sqrt(0.25 / 2)
+    assert metrics["diag/mean_residual_rms"] == pytest.approx(math.sqrt(0.125))
+    masked = ReconstructionSums.of(X, X_hat, mask=np.array([[False, True]])).metrics()
+    assert masked["diag/mean_residual_rms"] == 0.0
+    assert masked["diag/mean_weighted_reconstruction_angle_deg"] == pytest.approx(0.0)
+
+
+def test_reconstruction_sums_scale_and_blocks():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(7, 5))
+    X_hat = 3.0 * X + rng.normal(scale=0.01, size=X.shape)
+    whole = ReconstructionSums.of(X, X_hat)
+    # least-squares s of X ≈ X_hat / s, by hand
+    assert whole.scale == pytest.approx(np.sum(X_hat**2) / np.sum(X * X_hat))
+    blocks = ReconstructionSums().add(X[:3], X_hat[:3]).add(X[3:], X_hat[3:])
+    for key, value in whole.metrics().items():
+        assert blocks.metrics()[key] == pytest.approx(value)
+    rescaled = whole.rescaled(whole.scale).metrics()
+    direct = ReconstructionSums.of(X, X_hat / whole.scale).metrics()
+    for key, value in direct.items():
+        assert rescaled[key] == pytest.approx(value)
 
 
 def test_abundance_statistics():
@@ -222,7 +240,9 @@ def test_replicate_stability():
 def test_ground_truth_free_diagnostics_keys(truth):
     E, A = truth
     X = A @ E.T
-    metrics = ground_truth_free_diagnostics(X, X, E, A, band_weights=np.ones(30))
+    metrics = ground_truth_free_diagnostics(
+        ReconstructionSums.of(X, X, band_weights=np.ones(30)), E, A
+    )
     assert metrics["diag/mean_reconstruction_angle_deg"] == pytest.approx(0.0, abs=1e-5)
     assert metrics["diag/mean_weighted_reconstruction_angle_deg"] == pytest.approx(0.0, abs=1e-5)
     assert metrics["diag/reconstruction_sre_db"] == math.inf

@@ -4,10 +4,11 @@ import torch
 import torch.nn.functional as F
 
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import PositiveDecoder, endmembers_from_kernel
 from ftir_unmixer.models.encoder import Encoder, scaled_softmax
-from ftir_unmixer.models.module import FTIRUnmixerModule, reconstruction_scale
+from ftir_unmixer.models.module import FTIRUnmixerModule
 
 B, K, P = 12, 4, 5
 
@@ -99,8 +100,8 @@ def test_training_step_is_differentiable_and_unmix_cube_shapes():
 
 def test_reconstruction_scale_recovers_a_known_factor():
     # x̂ = 7·x exactly → s = Σ(7x)² / Σ x·7x = 7.
-    x = torch.rand(10000, 6) + 0.1
-    assert reconstruction_scale(x, 7.0 * x) == pytest.approx(7.0, rel=1e-9)
+    x = torch.rand(10000, 6).numpy() + 0.1
+    assert ReconstructionSums.of(x, 7.0 * x).scale == pytest.approx(7.0, rel=1e-9)
 
 
 @pytest.mark.parametrize("method", ["vca", "nmf"])

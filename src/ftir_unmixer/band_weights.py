@@ -165,9 +165,25 @@ def neighbour_correlation(Z: ArrayLike) -> np.ndarray:
 
     """
     Z = np.asarray(Z, dtype=np.float64)
-    Z = np.asarray(Z, dtype=np.float64)
     rho = np.einsum("pb,pb->b", Z[:, :-1], Z[:, 1:]) / Z.shape[0]
     return np.clip(rho, -1.0, 1.0)
+
+
+def _blockwise_neighbour_correlation(Y: np.ndarray, eps: float) -> np.ndarray:
+    """Eq. 8 then Eq. 9 on blocks of bands overlapping by one band.
+
+    Eq. 8 standardises every band on its own, so a block's columns equal those of the whole
+    standardised array, and the ``(N, B)`` float64 :math:`Z` is never held at once.
+    """
+    num_bands = Y.shape[1]
+    return np.concatenate(
+        [
+            neighbour_correlation(
+                robust_standardize(Y[:, lo : min(lo + BAND_BLOCK, num_bands - 1) + 1], eps)
+            )
+            for lo in range(0, num_bands - 1, BAND_BLOCK)
+        ]
+    )
 
 
 def neighbour_correlation_deficit(rho: ArrayLike) -> np.ndarray:
@@ -546,14 +562,19 @@ def uniform_band_weights(num_bands: int) -> BandWeights:
 
 
 def _check_cube(Y: ArrayLike) -> np.ndarray:
-    """Return ``Y`` as float64 after checking it is a finite (N ≥ 2, B ≥ 3) array."""
-    Y = np.asarray(Y, dtype=np.float64)
+    """Check that ``Y`` is a finite (N ≥ 2, B ≥ 3) array; return it as float32 or float64.
+
+    float32 stays float32: the statistics convert one block of bands at a time to float64.
+    """
+    Y = np.asarray(Y)
+    if Y.dtype != np.float32:
+        Y = Y.astype(np.float64)
     if Y.ndim != 2 or Y.shape[0] < 2 or Y.shape[1] < 3:
         raise FTIRUnmixerError(
             "Band weights need a 2-D (pixels × bands) array with at least 2 valid pixels and "
             f"3 bands, got shape {Y.shape}."
         )
-    if not np.isfinite(Y).all():
+    if not all(np.isfinite(Y[:, cols]).all() for cols in _band_blocks(Y.shape[1])):
         raise FTIRUnmixerError(
             "Band weights need finite data, but the preprocessed cube has NaN or Inf values; "
             "mask those pixels out or fix the input file."
@@ -613,7 +634,7 @@ def estimate_band_weights(
     Y = _check_cube(Y)
     eps = config.eps
 
-    corr_deficit = neighbour_correlation_deficit(neighbour_correlation(robust_standardize(Y, eps)))
+    corr_deficit = neighbour_correlation_deficit(_blockwise_neighbour_correlation(Y, eps))
     roughness = median_spectrum_roughness(Y)
     if config.flatness_scope == "tile" and tiles is None:
         raise FTIRUnmixerError(

@@ -65,7 +65,7 @@ class ResultsWriter(L.Callback):
 
     ``endmembers`` are Eq. 5's endmembers divided by the reconstruction scale (the angle loss
     leaves the decoder's overall scale free; see
-    :func:`~ftir_unmixer.models.module.reconstruction_scale`) and mapped back through the
+    :class:`~ftir_unmixer.models.module.CubeUnmixing`) and mapped back through the
     preprocessing into the units of the input cube; ``endmembers_model`` is Eq. 5 exactly.
 
     The weights used are those of the best-loss checkpoint (the authors' script keeps the
@@ -118,7 +118,7 @@ class ResultsWriter(L.Callback):
             return
         self._load_best(trainer, pl_module)
         dm: FTIRDataModule = trainer.datamodule
-        unmixed = pl_module.unmix_cube(dm.cube, dm.data.mask)
+        unmixed = pl_module.unmix_cube(dm.source, dm.data.mask, dm.inference_block_rows)
         result = unmixing_result(
             dm,
             pl_module,
@@ -143,8 +143,7 @@ class ResultsWriter(L.Callback):
             self.output_dir,
             result,
             dm.data,
-            unmixed.reconstruction / np.float32(unmixed.scale),
-            dm.cube.numpy(),
+            unmixed.sums.rescaled(unmixed.scale),
             bad_windows=dm.band_weight_config.bad_windows,
             library=self.library,
             match_threshold_deg=self.match_threshold_deg,
@@ -188,7 +187,8 @@ class FigureLogger(L.Callback):
         if not trainer.loggers:
             return
         dm: FTIRDataModule = trainer.datamodule
-        result = unmixing_result(dm, pl_module, pl_module.unmix_cube(dm.cube, dm.data.mask))
+        unmixed = pl_module.unmix_cube(dm.source, dm.data.mask, dm.inference_block_rows)
+        result = unmixing_result(dm, pl_module, unmixed)
         figures = render_figures(
             result, **figure_options(dm.data, dm.band_weight_config.bad_windows)
         )

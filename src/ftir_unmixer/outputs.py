@@ -10,10 +10,10 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from ftir_unmixer import __version__
+from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.evaluation.run_metrics import RunEvaluation, evaluate_run
 from ftir_unmixer.io.input_file import HyperspectralData
@@ -175,8 +175,7 @@ def finish_run(
     output_dir: str | os.PathLike[str],
     result: UnmixingResult,
     data: HyperspectralData,
-    reconstruction: np.ndarray,
-    model_cube: np.ndarray,
+    reconstruction: ReconstructionSums,
     *,
     bad_windows: Sequence[Sequence[float]] = (),
     library: ReferenceLibrary | None = None,
@@ -190,8 +189,8 @@ def finish_run(
         output_dir: the run's output directory.
         result: the unmixing result (attributes are updated with the metrics).
         data: the input data after setup (mask, axis, tiles, ground truth, units).
-        reconstruction: ``(H, W, B)`` reconstruction in the model's space and units.
-        model_cube: ``(H, W, B)`` the cube as fed to the method.
+        reconstruction: sums over the valid pixels of the cube as fed to the method and its
+            reconstruction in the same units (see :class:`ReconstructionSums`).
         bad_windows: ``loss.band_weights.bad_windows``, excluded from the clean scores.
         library: reference spectra to name the endmembers with.
         match_threshold_deg: largest angle accepted as an identification.
@@ -203,7 +202,6 @@ def finish_run(
         result,
         data,
         reconstruction,
-        model_cube,
         bad_windows,
         library=library,
         match_threshold_deg=match_threshold_deg,

@@ -24,6 +24,7 @@ from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.callbacks import ResultsWriter
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.logging_utils import log_run_end
 from ftir_unmixer.outputs import FIGURE_FILES, finish_run, run_attributes
@@ -76,7 +77,7 @@ def fit_network(
         band_weights=datamodule.band_weights.weights,
     )
     if not cfg.get("ckpt_path"):
-        module.initialise_endmembers(datamodule.data.cube[datamodule.data.mask], datamodule.seed)
+        module.initialise_endmembers(datamodule.valid_pixels(), datamodule.seed)
     callbacks = instantiate_group(cfg.get("callbacks"))
     writers = [cb for cb in callbacks if isinstance(cb, ResultsWriter)]
     if not writers:
@@ -120,12 +121,17 @@ def fit_baseline(
     result.reconstruction_error = np.where(
         datamodule.data.mask, result.reconstruction_error, np.nan
     )
+    reconstruction = ReconstructionSums.of(
+        cube,
+        estimator.reconstruction_.reshape(height, width, bands).astype(np.float32),
+        datamodule.data.mask,
+        band_weights=result.band_weights,
+    )
     evaluation, paths = finish_run(
         cfg.paths.output_dir,
         result,
         datamodule.data,
-        estimator.reconstruction_.reshape(height, width, bands).astype(np.float32),
-        cube,
+        reconstruction,
         bad_windows=datamodule.band_weight_config.bad_windows,
         library=library,
         match_threshold_deg=cfg.get("evaluation", {}).get("match_threshold_deg", 15.0),
@@ -146,12 +152,19 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    baseline = is_baseline(cfg.model)
+    if baseline and cfg.data.get("out_of_core"):
+        raise FTIRUnmixerError(
+            f"{cfg.model._target_.rsplit('.', 1)[-1]} fits the whole cube in memory and cannot "
+            "be combined with data.out_of_core=true; set data.out_of_core=false or use "
+            "model=ftir_unmixer."
+        )
     datamodule = build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     resolved = OmegaConf.to_container(cfg, resolve=True)
     check_num_endmembers(cfg.model.num_endmembers, datamodule.num_bands)
-    fit = fit_baseline if is_baseline(cfg.model) else fit_network
+    fit = fit_baseline if baseline else fit_network
     loggers = instantiate_group(cfg.get("logger"))
     for logger in loggers:
         logger.log_hyperparams(resolved)

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ftir_unmixer.band_weights import BandWeightConfig, BandWeights, estimate_band_weights
+from ftir_unmixer.data.out_of_core import DiskPatchReader, PreprocessedRows, scan_cube
 from ftir_unmixer.data.patches import (
     CentreDataset,
     PatchGatherer,
@@ -33,7 +34,7 @@ from ftir_unmixer.data.preprocessing import (
 from ftir_unmixer.data.synthetic import SyntheticConfig, write_synthetic
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData, read_input
-from ftir_unmixer.io.validate import validate_input
+from ftir_unmixer.io.validate import mask_bad_pixels, validate_input
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,14 @@ class FTIRDataModule(L.LightningDataModule):
     the preprocessed cube (the raw one is released to save memory); ``cube`` is the same
     array as a tensor.
 
+    With ``out_of_core=True`` the cube stays on disk (``data.cube`` is a
+    :class:`~ftir_unmixer.io.disk_cube.DiskCube`): one streamed pass finds the non-finite
+    pixels and draws a seeded sample of at most ``sample_pixels`` pixels, on which the
+    normaliser and the band weights are fitted; batches are read from the file by the
+    DataLoader and the end-of-run inference streams the cube in row blocks (see
+    :mod:`ftir_unmixer.data.out_of_core`). ``source`` is what inference reads: the cube
+    tensor in memory, or a :class:`~ftir_unmixer.data.out_of_core.PreprocessedRows` view.
+
     Args:
         path: input HDF5 file; ``None`` means the bundled synthetic scene of ``synthetic``.
         normalization: ``band_minmax`` (authors' script), ``pixel_l2`` or ``none``.
@@ -76,7 +85,13 @@ class FTIRDataModule(L.LightningDataModule):
         band_weights: settings of Eq. 11–13 (``loss.band_weights``).
         synthetic: generator settings for the bundled scene (used when ``path`` is None).
         data_dir: where the bundled scene is cached.
-        num_workers: DataLoader workers (0: batches are cheap index tensors).
+        num_workers: DataLoader workers (0: batches are cheap index tensors; out of core,
+            workers read batches ahead from the file).
+        out_of_core: leave the cube on disk (cubes larger than memory).
+        sample_pixels: out of core, the largest pixel sample for the normaliser and the band
+            weights.
+        inference_block_rows: rows per block of the end-of-run inference (None: the whole
+            cube at once in memory, blocks of about 128 MB out of core).
     """
 
     def __init__(
@@ -96,6 +111,9 @@ class FTIRDataModule(L.LightningDataModule):
         synthetic: SyntheticConfig | None = None,
         data_dir: str | os.PathLike[str] = "data",
         num_workers: int = 0,
+        out_of_core: bool = False,
+        sample_pixels: int = 50_000,
+        inference_block_rows: int | None = None,
     ) -> None:
         super().__init__()
         if patch_size < 1 or patch_size % 2 == 0:
@@ -106,6 +124,17 @@ class FTIRDataModule(L.LightningDataModule):
         if patches_per_epoch < 1 or batch_size < 1:
             raise FTIRUnmixerError(
                 "data.patches_per_epoch and data.batch_size must be positive integers."
+            )
+        if sample_pixels < 1 or (inference_block_rows is not None and inference_block_rows < 1):
+            raise FTIRUnmixerError(
+                "data.sample_pixels and data.inference_block_rows must be positive integers "
+                "(inference_block_rows may be null)."
+            )
+        if out_of_core and baseline:
+            raise FTIRUnmixerError(
+                "data.baseline cannot be combined with data.out_of_core=true (baseline removal "
+                "needs every spectrum in memory); remove baselines before converting the file "
+                "or set data.out_of_core=false."
             )
         if path is None and synthetic is None:
             raise FTIRUnmixerError(
@@ -134,12 +163,17 @@ class FTIRDataModule(L.LightningDataModule):
         self.synthetic = synthetic
         self.data_dir = Path(data_dir)
         self.num_workers = num_workers
+        self.out_of_core = out_of_core
+        self.sample_pixels = sample_pixels
+        self.inference_block_rows = inference_block_rows
         self.data: HyperspectralData | None = None
         self.normalizer: Normalizer | None = None
         self.band_weights: BandWeights | None = None
         self.cube: torch.Tensor | None = None
         self.centres: np.ndarray | None = None
         self.gatherer: PatchGatherer | None = None
+        self.source: torch.Tensor | PreprocessedRows | None = None
+        self.sample: np.ndarray | None = None
 
     def resolve_path(self) -> Path:
         """The input file, generating the bundled synthetic scene if it is not cached yet."""
@@ -157,42 +191,98 @@ class FTIRDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Read, validate and normalise the cube; estimate band weights; list patch centres."""
-        if self.cube is not None:
+        if self.source is not None:
             return
-        path = self.resolve_path()
-        data = validate_input(
-            read_input(path), max_bad_fraction=self.max_bad_fraction, option="data.max_bad_fraction"
+        if self.out_of_core:
+            self._setup_on_disk(self.resolve_path())
+        else:
+            self._setup_in_memory(self.resolve_path())
+        log.info(
+            "Set up: %d×%d×%d cube, %d valid patch centres, band weights from %d pixels",
+            *self.source.shape,
+            len(self.centres),
+            len(self.sample) if self.out_of_core else int(self.data.mask.sum()),
         )
-        height, width, _ = data.shape
+
+    def _patch_centres(self, mask: np.ndarray, path: Path) -> np.ndarray:
+        height, width = mask.shape
         if self.patch_size > min(height, width):
             raise FTIRUnmixerError(
                 f"data.patch_size={self.patch_size} is larger than the image ({height}×{width} "
                 f"pixels in {path}); choose a patch size of at most {min(height, width)}."
             )
-        centres = valid_patch_centres(data.mask, self.patch_size)
+        centres = valid_patch_centres(mask, self.patch_size)
         if len(centres) == 0:
             raise FTIRUnmixerError(
                 f"{path}: the mask leaves no {self.patch_size}×{self.patch_size} patch of valid "
                 "pixels; check the mask or lower data.patch_size."
             )
+        return centres
+
+    def _fit(
+        self, data: HyperspectralData, pixels: np.ndarray, pixel_index: np.ndarray
+    ) -> np.ndarray:
+        """Fit the normaliser and the band weights on raw valid ``pixels`` (flat indices).
+
+        Returns:
+            The normalised pixels.
+        """
+        self.normalizer = make_normalizer(self.normalization).fit(pixels)
+        normalised = self.normalizer.transform(pixels)
+        tile_of_row = np.repeat(np.arange(len(data.tile_rows)), data.tile_rows)
+        self.band_weights = estimate_band_weights(
+            normalised,
+            data.wavenumbers,
+            self.band_weight_config,
+            tiles=tile_of_row[pixel_index // data.shape[1]],
+        )
+        return normalised
+
+    def _setup_in_memory(self, path: Path) -> None:
+        data = validate_input(
+            read_input(path), max_bad_fraction=self.max_bad_fraction, option="data.max_bad_fraction"
+        )
+        centres = self._patch_centres(data.mask, path)
         data = select_bands(data, band_selection(data.wavenumbers, self.crop, self.drop_windows))
         if self.baseline is not None:
             log.info("Removing a %s baseline from every pixel", self.baseline["method"])
             data.cube = remove_baseline(
                 data.cube, data.wavenumbers, self.baseline["method"], self.baseline.get("params")
             )
-        self.normalizer = make_normalizer(self.normalization).fit(data.cube[data.mask])
-        cube = self.normalizer.transform(data.cube)
-        data.cube = cube  # the raw cube is not needed any more; keep one copy in memory
-        tile_of_row = np.repeat(np.arange(len(data.tile_rows)), data.tile_rows)
-        tile_of_pixel = np.broadcast_to(tile_of_row[:, None], data.mask.shape)[data.mask]
-        self.band_weights = estimate_band_weights(
-            cube[data.mask], data.wavenumbers, self.band_weight_config, tiles=tile_of_pixel
-        )
+        self._fit(data, data.cube[data.mask], np.flatnonzero(data.mask))
+        data.cube = self.normalizer.transform(data.cube)  # keep one copy of the cube in memory
         self.data = data
         self.centres = centres
-        self.cube = torch.from_numpy(np.ascontiguousarray(cube))
+        self.cube = torch.from_numpy(np.ascontiguousarray(data.cube))
         self.gatherer = PatchGatherer(self.cube, self.patch_size)
+        self.source = self.cube
+
+    def _setup_on_disk(self, path: Path) -> None:
+        data = read_input(path, load_cube=False)
+        data = select_bands(data, band_selection(data.wavenumbers, self.crop, self.drop_windows))
+        log.info(
+            "Scanning %s (%.1f GB) for non-finite pixels and a %d-pixel sample",
+            path,
+            data.cube.nbytes / 1e9,
+            min(self.sample_pixels, data.mask.size),
+        )
+        scan = scan_cube(data.cube, self.sample_pixels, self.seed)
+        data.mask = mask_bad_pixels(
+            data.mask, scan.finite, str(path), self.max_bad_fraction, "data.max_bad_fraction"
+        )
+        valid = data.mask.reshape(-1)[scan.sample_index]
+        if not valid.any():
+            raise FTIRUnmixerError(
+                f"{path}: the pixel sample holds no valid pixel; raise data.sample_pixels."
+            )
+        centres = self._patch_centres(data.mask, path)
+        index = scan.sample_index[valid]
+        sample = scan.sample if valid.all() else scan.sample[valid]
+        del scan  # the raw sample is not needed once the valid pixels are picked
+        self.sample = self._fit(data, sample, index)
+        self.data = data
+        self.centres = centres
+        self.source = PreprocessedRows(data.cube, self.normalizer, np.median(sample, axis=0))
 
     @property
     def preprocessing(self) -> dict[str, object]:
@@ -204,10 +294,14 @@ class FTIRDataModule(L.LightningDataModule):
             "normalization": self.normalization,
         }
 
+    def valid_pixels(self) -> np.ndarray:
+        """``(N, B)`` preprocessed valid pixels: all of them in memory, the sample out of core."""
+        return self.sample if self.out_of_core else self.data.cube[self.data.mask]
+
     @property
     def num_bands(self) -> int:
         """B."""
-        return int(self.cube.shape[2])
+        return int(self.source.shape[2])
 
     def train_dataloader(self) -> DataLoader:
         """Batches of patch centres, drawn by :class:`RandomCentreSampler`."""
@@ -222,10 +316,15 @@ class FTIRDataModule(L.LightningDataModule):
             CentreDataset(self.centres),
             batch_size=self.batch_size,
             sampler=sampler,
-            collate_fn=keep_batch,
+            collate_fn=DiskPatchReader(self.source, self.patch_size)
+            if self.out_of_core
+            else keep_batch,
             num_workers=self.num_workers,
         )
 
     def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
-        """Turn a batch of centres into ``(n, B, p, p)`` patches on the batch's device."""
-        return self.gatherer(batch)
+        """Turn a batch of centres into ``(n, B, p, p)`` patches on the batch's device.
+
+        Out of core the DataLoader has already read the patches from the file.
+        """
+        return batch if self.out_of_core else self.gatherer(batch)

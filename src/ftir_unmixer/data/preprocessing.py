@@ -20,6 +20,7 @@ import numpy as np
 
 from ftir_unmixer.band_weights import window_mask
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.disk_cube import DiskCube
 from ftir_unmixer.io.input_file import GroundTruth, HyperspectralData
 
 
@@ -58,7 +59,11 @@ def band_selection(
 
 
 def select_bands(data: HyperspectralData, keep: np.ndarray) -> HyperspectralData:
-    """Keep only the selected bands of the cube, its axis and its ground-truth endmembers."""
+    """Keep only the selected bands of the cube, its axis and its ground-truth endmembers.
+
+    A cube left on disk (:class:`~ftir_unmixer.io.disk_cube.DiskCube`) selects the bands as
+    it reads.
+    """
     if keep.all():
         return data
     ground_truth = data.ground_truth
@@ -70,7 +75,9 @@ def select_bands(data: HyperspectralData, keep: np.ndarray) -> HyperspectralData
         )
     return dataclasses.replace(
         data,
-        cube=np.ascontiguousarray(data.cube[..., keep]),
+        cube=data.cube.select_bands(keep)
+        if isinstance(data.cube, DiskCube)
+        else np.ascontiguousarray(data.cube[..., keep]),
         wavenumbers=data.wavenumbers[keep],
         ground_truth=ground_truth,
     )

@@ -23,7 +23,7 @@ everywhere), how mixed the abundances are, and whether replicate runs agree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -34,7 +34,6 @@ from ftir_unmixer.evaluation.metrics import (
     match_endmembers,
     pearson_correlation,
     pixel_chunks,
-    reconstruction_sre,
     spectral_angle,
     spectral_angle_matrix,
     valid_pixels,
@@ -45,14 +44,13 @@ __all__ = [
     "DEFAULT_EMPTY_LEVEL",
     "DEFAULT_ZERO_LEVEL",
     "DuplicatePair",
+    "ReconstructionSums",
     "abundance_entropy",
     "abundance_sparsity",
     "empty_maps",
     "ground_truth_free_diagnostics",
-    "mean_residual_spectrum",
     "near_duplicate_pairs",
     "pairwise_endmember_angles",
-    "reconstruction_angles",
     "replicate_stability",
 ]
 
@@ -68,49 +66,6 @@ DEFAULT_EMPTY_LEVEL = 0.1
 """A map whose largest abundance over the valid pixels is below this counts as near-empty
 (the unused components of the paper's Fig. 6, maps 2–3). A small but genuine inclusion
 reaches well above it in its own pixels."""
-
-
-def reconstruction_angles(
-    X: ArrayLike,
-    X_hat: ArrayLike,
-    band_weights: ArrayLike | None = None,
-    mask: ArrayLike | None = None,
-) -> np.ndarray:
-    """Per-pixel spectral angle between the data and its reconstruction.
-
-    Args:
-        X: ``(H, W, B)`` or ``(N, B)`` data.
-        X_hat: the reconstruction, same shape.
-        band_weights: ``(B,)`` weights for the WSAD angle (Eq. 6); plain SAD without.
-        mask: bool pixel mask of shape ``X.shape[:-1]``.
-
-    Returns:
-        ``(n,)`` angles in degrees over the valid pixels.
-
-    """
-    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
-    return np.concatenate(
-        [spectral_angle(x[c], x_hat[c], weights=band_weights) for c in pixel_chunks(len(x))]
-    )
-
-
-def mean_residual_spectrum(
-    X: ArrayLike, X_hat: ArrayLike, mask: ArrayLike | None = None
-) -> np.ndarray:
-    """Mean residual ``X − X_hat`` over the valid pixels, per band.
-
-    Args:
-        X: ``(H, W, B)`` or ``(N, B)`` data.
-        X_hat: the reconstruction, same shape.
-        mask: bool pixel mask.
-
-    Returns:
-        ``(B,)`` mean residual, in the units of ``X``.
-
-    """
-    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
-    total = sum(np.sum(x[c] - x_hat[c], axis=0, dtype=np.float64) for c in pixel_chunks(len(x)))
-    return total / len(x)
 
 
 def pairwise_endmember_angles(E: ArrayLike) -> np.ndarray:
@@ -264,14 +219,101 @@ def replicate_stability(
     return float(np.mean(means))
 
 
+@dataclass
+class ReconstructionSums:
+    r"""Running sums over the valid pixels from which the reconstruction diagnostics follow.
+
+    A cube too large for memory is reconstructed block by block; :meth:`add` accumulates
+    each block, so no cube-sized array is ever held. With :math:`n` valid pixels,
+
+    * the mean (weighted) reconstruction angle is the sum of the per-pixel angles over
+      :math:`n`;
+    * :math:`\lVert X - \hat X\rVert_F^2 = \sum x^2 - 2\sum x\hat x + \sum \hat x^2`
+      gives the SRE;
+    * the mean residual spectrum is :math:`(\sum_p \mathbf x_p - \sum_p \hat{\mathbf x}_p)/n`;
+    * the least-squares scale of :class:`~ftir_unmixer.models.module.CubeUnmixing` is
+      :math:`\sum \hat x^2 / \sum x \hat x`.
+
+    All sums are float64.
+    """
+
+    count: int = 0
+    angle_sum: float = 0.0
+    weighted_angle_sum: float = 0.0
+    x_power: float = 0.0
+    cross: float = 0.0
+    hat_power: float = 0.0
+    x_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hat_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @classmethod
+    def of(
+        cls, X: ArrayLike, X_hat: ArrayLike, mask: ArrayLike | None = None, **kwargs: ArrayLike
+    ) -> ReconstructionSums:
+        """The sums of whole arrays (``(H, W, B)`` or ``(N, B)``); ``band_weights`` optional."""
+        return cls().add(valid_pixels(X, mask), valid_pixels(X_hat, mask), **kwargs)
+
+    def add(
+        self, x: ArrayLike, x_hat: ArrayLike, band_weights: ArrayLike | None = None
+    ) -> ReconstructionSums:
+        """Accumulate ``(n, B)`` valid pixels and their reconstruction; returns ``self``.
+
+        Without ``band_weights`` the weighted angle is the plain one.
+        """
+        x, x_hat = np.asarray(x), np.asarray(x_hat)
+        if not self.x_sum.size:
+            self.x_sum = np.zeros(x.shape[-1])
+            self.hat_sum = np.zeros(x.shape[-1])
+        for rows in pixel_chunks(len(x)):
+            xb, hb = x[rows].astype(np.float64), x_hat[rows].astype(np.float64)
+            angles = spectral_angle(xb, hb)
+            weighted = angles
+            if band_weights is not None:
+                weighted = spectral_angle(xb, hb, weights=band_weights)
+            self.angle_sum += float(np.sum(angles))
+            self.weighted_angle_sum += float(np.sum(weighted))
+            self.x_power += float(np.sum(xb * xb))
+            self.cross += float(np.sum(xb * hb))
+            self.hat_power += float(np.sum(hb * hb))
+            self.x_sum += xb.sum(axis=0)
+            self.hat_sum += hb.sum(axis=0)
+        self.count += len(x)
+        return self
+
+    @property
+    def scale(self) -> float:
+        """The least-squares ``s`` with ``X ≈ X̂ / s`` (1 when the two are orthogonal)."""
+        return self.hat_power / self.cross if self.cross > 0 else 1.0
+
+    def rescaled(self, scale: float) -> ReconstructionSums:
+        """The sums of ``X̂ / scale`` instead of ``X̂`` (angles do not change)."""
+        return replace(
+            self,
+            cross=self.cross / scale,
+            hat_power=self.hat_power / scale**2,
+            hat_sum=self.hat_sum / scale,
+        )
+
+    def metrics(self) -> dict[str, float]:
+        """``diag/mean_reconstruction_angle_deg``, the weighted one, SRE and residual RMS."""
+        error = max(self.x_power - 2.0 * self.cross + self.hat_power, 0.0)
+        residual = (self.x_sum - self.hat_sum) / self.count
+        return {
+            "diag/mean_reconstruction_angle_deg": self.angle_sum / self.count,
+            "diag/mean_weighted_reconstruction_angle_deg": self.weighted_angle_sum / self.count,
+            "diag/reconstruction_sre_db": float("inf")
+            if error == 0.0
+            else float(10.0 * np.log10(self.x_power / error)),
+            "diag/mean_residual_rms": float(np.sqrt(np.mean(residual**2))),
+        }
+
+
 def ground_truth_free_diagnostics(
-    X: ArrayLike,
-    X_hat: ArrayLike,
+    sums: ReconstructionSums,
     E: ArrayLike,
     A: ArrayLike,
     *,
     mask: ArrayLike | None = None,
-    band_weights: ArrayLike | None = None,
     duplicate_threshold_deg: float = DEFAULT_DUPLICATE_ANGLE_DEG,
     zero_level: float = DEFAULT_ZERO_LEVEL,
     empty_level: float = DEFAULT_EMPTY_LEVEL,
@@ -281,9 +323,9 @@ def ground_truth_free_diagnostics(
     Keys:
 
     * ``diag/mean_reconstruction_angle_deg``: mean per-pixel SAD, in degrees;
-    * ``diag/mean_weighted_reconstruction_angle_deg``: the same with ``band_weights`` (only
-      when they are given);
-    * ``diag/reconstruction_sre_db``: SRE of ``X_hat`` in dB;
+    * ``diag/mean_weighted_reconstruction_angle_deg``: the same with the band weights given
+      to :meth:`ReconstructionSums.add` (the plain angle without);
+    * ``diag/reconstruction_sre_db``: SRE of the reconstruction in dB;
     * ``diag/mean_residual_rms``: RMS over bands of the mean residual spectrum;
     * ``diag/min_endmember_angle_deg``: smallest pairwise endmember angle (NaN for K = 1);
     * ``diag/num_near_duplicates``: pairs below ``duplicate_threshold_deg``;
@@ -292,12 +334,11 @@ def ground_truth_free_diagnostics(
     * ``diag/num_empty_maps``: maps whose maximum is below ``empty_level``.
 
     Args:
-        X: ``(H, W, B)`` data, in the space the model reconstructs.
-        X_hat: ``(H, W, B)`` reconstruction.
+        sums: the reconstruction's sums over the valid pixels (data in the space the model
+            reconstructs), accumulated block by block or with :meth:`ReconstructionSums.of`.
         E: ``(B, K)`` endmembers.
         A: ``(H, W, K)`` abundances.
         mask: ``(H, W)`` bool, valid pixels.
-        band_weights: ``(B,)`` WSAD weights, for the weighted reconstruction angle.
         duplicate_threshold_deg: see :func:`near_duplicate_pairs`.
         zero_level: see :func:`abundance_sparsity`.
         empty_level: see :func:`empty_maps`.
@@ -306,24 +347,12 @@ def ground_truth_free_diagnostics(
         The flat ``diag/…`` metrics.
 
     """
-    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
     a = valid_pixels(A, mask)
     pair_angles = pairwise_endmember_angles(E)
-    metrics = {
-        "diag/mean_reconstruction_angle_deg": float(np.mean(reconstruction_angles(x, x_hat))),
-    }
-    if band_weights is not None:
-        metrics["diag/mean_weighted_reconstruction_angle_deg"] = float(
-            np.mean(reconstruction_angles(x, x_hat, band_weights))
-        )
-    residual = mean_residual_spectrum(x, x_hat)
-    metrics |= {
-        "diag/reconstruction_sre_db": reconstruction_sre(x, x_hat),
-        "diag/mean_residual_rms": float(np.sqrt(np.mean(residual**2))),
+    return sums.metrics() | {
         "diag/min_endmember_angle_deg": float(pair_angles.min()) if pair_angles.size else np.nan,
         "diag/num_near_duplicates": float(np.sum(pair_angles < duplicate_threshold_deg)),
         "diag/abundance_entropy": abundance_entropy(a),
         "diag/abundance_sparsity": abundance_sparsity(a, zero_level=zero_level),
         "diag/num_empty_maps": float(len(empty_maps(a, empty_level=empty_level))),
     }
-    return metrics

@@ -46,7 +46,6 @@ __all__ = [
     "metric_name",
     "pearson_correlation",
     "pixel_chunks",
-    "reconstruction_sre",
     "spectral_angle",
     "spectral_angle_matrix",
     "valid_pixels",
@@ -352,30 +351,6 @@ def abundance_rmse(
 
     """
     return _pooled_rmse(abundance_rmse_per_pair(A_est, A_true, matching, mask))
-
-
-def reconstruction_sre(X: ArrayLike, X_hat: ArrayLike, mask: ArrayLike | None = None) -> float:
-    r"""Signal-to-reconstruction error in dB over the valid pixels.
-
-    .. math:: \mathrm{SRE} = 10 \log_{10} \frac{\|\mathbf X\|_F^2}
-        {\|\mathbf X - \hat{\mathbf X}\|_F^2}
-
-    Args:
-        X: ``(H, W, B)`` or ``(N, B)`` data.
-        X_hat: its reconstruction, same shape.
-        mask: bool pixel mask of shape ``X.shape[:-1]``.
-
-    Returns:
-        SRE in dB; ``inf`` for a perfect reconstruction.
-
-    """
-    x, x_hat = valid_pixels(X, mask), valid_pixels(X_hat, mask)
-    err = signal = 0.0
-    for rows in pixel_chunks(len(x)):
-        block = x[rows].astype(np.float64)
-        err += float(np.sum((block - x_hat[rows]) ** 2))
-        signal += float(np.sum(block**2))
-    return float("inf") if err == 0.0 else float(10.0 * np.log10(signal / err))
 
 
 def metric_name(name: str) -> str:

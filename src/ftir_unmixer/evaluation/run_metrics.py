@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftir_unmixer.evaluation.diagnostics import ground_truth_free_diagnostics
+from ftir_unmixer.evaluation.diagnostics import (
+    ReconstructionSums,
+    ground_truth_free_diagnostics,
+)
 from ftir_unmixer.evaluation.library import ReferenceLibrary, identification_labels, identify
 from ftir_unmixer.evaluation.metrics import ground_truth_metrics, metric_name
 from ftir_unmixer.io.input_file import HyperspectralData
@@ -53,8 +56,7 @@ def identification_accuracy(labels: Sequence[str], truth: Sequence[str | None]) 
 def evaluate_run(
     result: UnmixingResult,
     data: HyperspectralData,
-    reconstruction: np.ndarray,
-    model_cube: np.ndarray,
+    reconstruction: ReconstructionSums,
     bad_windows: Sequence[Sequence[float]] = (),
     library: ReferenceLibrary | None = None,
     match_threshold_deg: float = 15.0,
@@ -64,8 +66,8 @@ def evaluate_run(
     Args:
         result: the run's results (endmembers in input units).
         data: the input data (mask, wavenumbers, optional ground truth).
-        reconstruction: ``(H, W, B)`` reconstruction in the model's space.
-        model_cube: ``(H, W, B)`` the cube as fed to the model.
+        reconstruction: sums over the valid pixels of the cube as fed to the model and its
+            reconstruction (in the data's scale), with the band weights used.
         bad_windows: ``loss.band_weights.bad_windows``, excluded from the clean scores.
         library: reference spectra to name the endmembers with, if any.
         match_threshold_deg: largest angle accepted as an identification.
@@ -74,12 +76,7 @@ def evaluate_run(
         The metrics and component labels.
     """
     metrics = ground_truth_free_diagnostics(
-        model_cube,
-        reconstruction,
-        result.endmembers_model,
-        result.abundances,
-        mask=data.mask,
-        band_weights=result.band_weights,
+        reconstruction, result.endmembers_model, result.abundances, mask=data.mask
     )
     labels: list[str] = []
     truth: list[str | None] = []

@@ -26,6 +26,7 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.atomic import atomic_path
+from ftir_unmixer.io.disk_cube import DiskCube
 
 PathLike = str | os.PathLike[str]
 
@@ -53,7 +54,8 @@ class HyperspectralData:
     the cube as the file has it, before ``ftir_unmixer.io.validate`` checks it.
 
     Attributes:
-        cube: ``(H, W, B)`` float32 cube, tiles stacked along the depth (row) axis.
+        cube: ``(H, W, B)`` float32 cube, tiles stacked along the depth (row) axis (a
+            :class:`~ftir_unmixer.io.disk_cube.DiskCube` when read with ``load_cube=False``).
         wavenumbers: ``(B,)`` float64 axis in cm⁻¹, in the file's order.
         mask: ``(H, W)`` bool, True where the pixel is valid.
         tile_names: tile names in stacking order.
@@ -63,7 +65,7 @@ class HyperspectralData:
         path: the file it was read from, if any.
     """
 
-    cube: np.ndarray
+    cube: np.ndarray | DiskCube
     wavenumbers: np.ndarray
     mask: np.ndarray
     tile_names: list[str] = field(default_factory=list)
@@ -208,11 +210,14 @@ def _tile_order(f: h5py.File, path: Path) -> list[str]:
     return order
 
 
-def read_input(path: PathLike) -> HyperspectralData:
+def read_input(path: PathLike, *, load_cube: bool = True) -> HyperspectralData:
     """Read and stack an input HDF5 file.
 
     Args:
         path: the file to read.
+        load_cube: False leaves the cube on disk: ``cube`` is then a
+            :class:`~ftir_unmixer.io.disk_cube.DiskCube` that reads rows and patches on
+            demand (the out-of-core mode); the axis, mask and ground truth are read as usual.
 
     Returns:
         The stacked cube with its axis, mask and optional ground truth.
@@ -245,7 +250,10 @@ def read_input(path: PathLike) -> HyperspectralData:
                     f"{first}; all tiles must be (rows, {first[1]}, {first[2]})."
                 )
         tile_rows = [int(a.shape[0]) for a in arrays]
-        cube = np.concatenate([np.asarray(a, dtype=np.float32) for a in arrays], axis=0)
+        if load_cube:
+            cube = np.concatenate([np.asarray(a, dtype=np.float32) for a in arrays], axis=0)
+        else:
+            cube = DiskCube(path, order, tile_rows, width=first[1], num_bands=first[2])
         wn = check_wavenumbers(f["wavenumbers"][()], cube.shape[2], str(path))
         if "mask" in f:
             mask = np.asarray(f["mask"][()], dtype=bool)

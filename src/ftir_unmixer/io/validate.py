@@ -42,6 +42,54 @@ def constant_bands(cube: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(valid.max(axis=0) == valid.min(axis=0))
 
 
+def input_name(data: HyperspectralData) -> str:
+    """How error messages name the input: its path, else its ``source`` attribute."""
+    return str(data.path or data.attrs.get("source", "input"))
+
+
+def mask_bad_pixels(
+    mask: np.ndarray,
+    finite: np.ndarray,
+    source: str,
+    max_bad_fraction: float,
+    option: str,
+) -> np.ndarray:
+    """Mask the pixels that hold NaN or Inf, refusing an input where too many do.
+
+    Args:
+        mask: ``(H, W)`` the file's valid pixels.
+        finite: ``(H, W)`` True where every band of the pixel is finite.
+        source: the input, as named in messages.
+        max_bad_fraction: the largest fraction of pixels that may contain NaN or Inf.
+        option: how the user sets that fraction (named in the error message).
+
+    Returns:
+        ``mask & finite``; warns when pixels were masked.
+
+    Raises:
+        FTIRUnmixerError: if too many pixels are non-finite or no valid pixel is left.
+    """
+    num_bad, total = int(np.count_nonzero(~finite)), finite.size
+    if num_bad > max_bad_fraction * total:
+        raise FTIRUnmixerError(
+            f"{source}: {num_bad} of {total} pixels ({100 * num_bad / total:.1f}%) contain NaN "
+            f"or Inf, more than {option} {max_bad_fraction}; fix the export or raise {option}."
+        )
+    mask = mask & finite
+    if not mask.any():
+        raise FTIRUnmixerError(
+            f"{source}: no valid pixel is left after masking; check the file's mask and values."
+        )
+    if num_bad:
+        warnings.warn(
+            f"{source}: {num_bad} of {total} pixels contain NaN or Inf; they are masked and "
+            "their non-finite values set to the band median of the valid pixels.",
+            InputWarning,
+            stacklevel=3,
+        )
+    return mask
+
+
 def validate_input(
     data: HyperspectralData,
     *,
@@ -64,32 +112,15 @@ def validate_input(
             pixel is left.
 
     """
-    source = str(data.path or data.attrs.get("source", "input"))
-    height, width, bands = data.shape
+    source = input_name(data)
+    bands = data.shape[2]
     wavenumbers = check_wavenumbers(data.wavenumbers, bands, source)
     finite = np.isfinite(data.cube)
-    bad = ~finite.all(axis=2)
-    num_bad, total = int(bad.sum()), height * width
-    if num_bad > max_bad_fraction * total:
-        raise FTIRUnmixerError(
-            f"{source}: {num_bad} of {total} pixels ({100 * num_bad / total:.1f}%) contain NaN "
-            f"or Inf, more than {option} {max_bad_fraction}; fix the export or raise {option}."
-        )
-    mask = data.mask & ~bad
-    if not mask.any():
-        raise FTIRUnmixerError(
-            f"{source}: no valid pixel is left after masking; check the file's mask and values."
-        )
+    mask = mask_bad_pixels(data.mask, finite.all(axis=2), source, max_bad_fraction, option)
     cube = data.cube
-    if num_bad:
+    if not finite.all():
         median = np.median(cube[mask], axis=0).astype(cube.dtype)
         cube = np.where(finite, cube, median)
-        warnings.warn(
-            f"{source}: {num_bad} of {total} pixels contain NaN or Inf; they are masked and "
-            "their non-finite values set to the band median of the valid pixels.",
-            InputWarning,
-            stacklevel=2,
-        )
     constant = constant_bands(cube, mask)
     if constant.size:
         warnings.warn(

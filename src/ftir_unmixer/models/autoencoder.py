@@ -55,6 +55,21 @@ class UnmixingAutoencoder(nn.Module):
         abundances = self.encoder(x)
         return self.decoder(abundances), abundances
 
+    @property
+    def receptive_radius(self) -> int:
+        """How many rows (and columns) around a pixel its outputs depend on.
+
+        The encoder's convolution radii plus the decoder's ``p // 2``: an image cut into row
+        blocks, each extended by this many rows on both sides, gives the same outputs in the
+        blocks' own rows as the whole image.
+        """
+        encoder = sum(
+            m.dilation[0] * (m.kernel_size[0] - 1) // 2
+            for m in self.encoder.modules()
+            if isinstance(m, nn.Conv2d)
+        )
+        return encoder + self.decoder.unconstrained.shape[-1] // 2
+
     def endmembers(self) -> torch.Tensor:
         """Eq. 5: the ``(B, K)`` endmembers of the decoder."""
         return self.decoder.endmembers()

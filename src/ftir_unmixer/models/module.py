@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import lightning as L
 import numpy as np
 import torch
 
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
+from ftir_unmixer.io.disk_cube import row_blocks, rows_per_block
 from ftir_unmixer.losses import SpectralAngleLoss, spectral_angle
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
@@ -19,57 +22,54 @@ from ftir_unmixer.validation import check_num_endmembers
 LOSS_NAMES = ("sad", "wsad")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """Values of ``model.compile_mode`` (the modes of ``torch.compile``)."""
+LR_SCHEDULES = ("constant", "plateau", "cosine")
+"""Values of ``model.lr_schedule``."""
+EPOCH_LOSS = "train/loss_epoch"
+"""The epoch's mean loss, logged in :meth:`FTIRUnmixerModule.on_train_epoch_end`."""
+
+
+class RowSource(Protocol):
+    """A preprocessed ``(H, W, B)`` cube read a block of rows at a time (e.g. from disk)."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(H, W, B)``."""
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as a ``(stop − start, W, B)`` float32 array."""
 
 
 @dataclass
 class CubeUnmixing:
-    """The network applied to a whole cube.
+    r"""The network applied to a whole cube.
+
+    SAD and WSAD (Eq. 6) are invariant to the scale of :math:`\hat{\mathbf x}`, so the
+    decoder's overall scale is arbitrary (with the script's initialisation it starts near
+    :math:`p^2 \log 2 ≈ 17` times the data). ``scale`` is the least-squares factor
+
+    .. math::
+
+        s = \frac{\sum \hat x^2}{\sum x \hat x}
+
+    over the valid pixels, so that :math:`\hat{\mathbf X} / s` is the best fit of the data by
+    a multiple of the reconstruction; dividing Eq. 5's endmembers by it (abundances sum to
+    one) puts them back in the data's units.
 
     Attributes:
         abundances: ``(H, W, K)`` abundance maps.
         endmembers_model: ``(B, K)`` Eq. 5 endmembers in the model's space.
-        reconstruction_angle: ``(H, W)`` per-pixel SAD between input and reconstruction.
-        reconstruction: ``(H, W, B)`` reconstructed cube (model space, as the decoder
-            outputs it).
-        scale: the least-squares factor ``s`` with ``X ≈ X̂ / s`` over the valid pixels (see
-            :func:`reconstruction_scale`).
+        reconstruction_angle: ``(H, W)`` per-pixel SAD between input and reconstruction
+            (radians).
+        sums: the reconstruction's sums over the valid pixels (model space, unscaled), from
+            which the diagnostics follow without keeping the reconstructed cube.
+        scale: ``s`` above (1 when the reconstruction is orthogonal to the data).
     """
 
     abundances: np.ndarray
     endmembers_model: np.ndarray
     reconstruction_angle: np.ndarray
-    reconstruction: np.ndarray
+    sums: ReconstructionSums
     scale: float
-
-
-def reconstruction_scale(x: torch.Tensor, x_hat: torch.Tensor) -> float:
-    r"""The overall scale of a reconstruction trained with an angle loss.
-
-    SAD and WSAD (Eq. 6) are invariant to the scale of :math:`\hat{\mathbf x}`, so the
-    decoder's overall scale is arbitrary (with the script's initialisation it starts near
-    :math:`p^2 \log 2 ≈ 17` times the data). With
-
-    .. math::
-
-        s = \frac{\sum \hat x^2}{\sum x \hat x},
-
-    :math:`\hat{\mathbf X} / s` is the least-squares fit of the data by a multiple of the
-    reconstruction, which puts it, and with it Eq. 5's endmembers (abundances sum to one),
-    back in the data's units. Sums run in float64, a block of pixels at a time.
-
-    Args:
-        x: ``(n, B)`` data.
-        x_hat: ``(n, B)`` reconstruction.
-
-    Returns:
-        ``s`` (1 when the reconstruction is orthogonal to the data).
-    """
-    cross = power = 0.0
-    for xb, hb in zip(x.split(4096), x_hat.split(4096), strict=True):
-        hb = hb.double()
-        cross += float((xb.double() * hb).sum())
-        power += float((hb * hb).sum())
-    return power / cross if cross > 0 else 1.0
 
 
 class FTIRUnmixerModule(L.LightningModule):
@@ -88,6 +88,14 @@ class FTIRUnmixerModule(L.LightningModule):
         padding_mode: convolution padding.
         readout: ``sum`` (Eq. 5) or ``mean`` endmember readout.
         lr: Adam learning rate.
+        lr_schedule: ``constant`` (the paper: ``lr`` throughout), ``plateau``
+            (``ReduceLROnPlateau`` on ``train/loss_epoch``: the rate is multiplied by
+            ``lr_factor`` once the loss has not improved for ``lr_patience`` epochs) or
+            ``cosine`` (cosine annealing over ``trainer.max_epochs`` down to
+            ``lr * lr_min_factor``).
+        lr_factor: ``plateau``: factor of each reduction, in (0, 1).
+        lr_patience: ``plateau``: epochs without improvement before a reduction.
+        lr_min_factor: ``cosine``: final rate as a fraction of ``lr``, in [0, 1].
         init_endmembers: ``random`` (the authors' Xavier-uniform U), ``vca`` or ``nmf``: the
             decoder starts from those endmembers (:meth:`initialise_endmembers`).
         channels_last: keep the network's weights, and the patches it is fed, in channels-last
@@ -128,6 +136,10 @@ class FTIRUnmixerModule(L.LightningModule):
         padding_mode: str = "zeros",
         readout: Readout = "sum",
         lr: float = 0.005,
+        lr_schedule: str = "constant",
+        lr_factor: float = 0.5,
+        lr_patience: int = 5,
+        lr_min_factor: float = 0.01,
         init_endmembers: str = "random",
         channels_last: bool = True,
         compile: bool = False,
@@ -145,6 +157,15 @@ class FTIRUnmixerModule(L.LightningModule):
         if compile_mode not in COMPILE_MODES:
             raise FTIRUnmixerError(
                 f"model.compile_mode={compile_mode!r} is unknown; use one of {list(COMPILE_MODES)}."
+            )
+        if lr_schedule not in LR_SCHEDULES:
+            raise FTIRUnmixerError(
+                f"model.lr_schedule={lr_schedule!r} is unknown; use one of {list(LR_SCHEDULES)}."
+            )
+        if not 0 < lr_factor < 1 or lr_patience < 0 or not 0 <= lr_min_factor <= 1:
+            raise FTIRUnmixerError(
+                "model.lr_factor must lie in (0, 1), model.lr_patience must be ≥ 0 and "
+                "model.lr_min_factor must lie in [0, 1]."
             )
         self.save_hyperparameters(ignore=["band_weights"])
         self.net = UnmixingAutoencoder(
@@ -229,39 +250,109 @@ class FTIRUnmixerModule(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        """Log the epoch's patch-weighted mean loss (read once per epoch)."""
+        """Log the epoch's patch-weighted mean loss (read once per epoch) and learning rate."""
         if self._epoch_patches:
             mean = self._epoch_loss_sum / self._epoch_patches
             self.log("train/loss_epoch", mean, prog_bar=True, sync_dist=True)
+        self.log("train/lr", float(self.optimizers().param_groups[0]["lr"]))
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam with the configured learning rate."""
-        fused = self.hparams.fused_adam or None
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, fused=fused)
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
+        """Adam with the configured learning rate and, unless ``constant``, its schedule.
+
+        Both schedules step once per epoch. Lightning steps ``ReduceLROnPlateau`` after
+        :meth:`on_train_epoch_end`, so it sees that epoch's ``train/loss_epoch``.
+
+        Returns:
+            The optimizer alone for ``constant``; otherwise Lightning's dictionary with the
+            optimizer and the scheduler's configuration.
+
+        Raises:
+            FTIRUnmixerError: ``cosine`` without a positive ``trainer.max_epochs``.
+        """
+        hp = self.hparams
+        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, fused=hp.fused_adam or None)
+        if hp.lr_schedule == "constant":
+            return optimizer
+        if hp.lr_schedule == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
+            )
+        else:
+            max_epochs = self.trainer.max_epochs
+            if not max_epochs or max_epochs < 1:
+                raise FTIRUnmixerError(
+                    "model.lr_schedule=cosine needs a positive trainer.max_epochs."
+                )
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max_epochs, eta_min=hp.lr * hp.lr_min_factor
+            )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": EPOCH_LOSS, "interval": "epoch"},
+        }
 
     @torch.no_grad()
-    def unmix_cube(self, cube: torch.Tensor, mask: np.ndarray | None = None) -> CubeUnmixing:
+    def unmix_cube(
+        self,
+        cube: torch.Tensor | RowSource,
+        mask: np.ndarray | None = None,
+        block_rows: int | None = None,
+    ) -> CubeUnmixing:
         """Run the whole ``(H, W, B)`` cube through the network once, in eval mode.
 
         The same convolutions with their padding as in training, applied to the cube as a
-        single image, as in the authors' script.
+        single image, as in the authors' script. The image is processed in blocks of
+        ``block_rows`` rows, each read with :attr:`~UnmixingAutoencoder.receptive_radius`
+        extra rows on both sides and cropped back, so the stitched outputs equal those of
+        the whole image at once (the out-of-core mode streams a cube on disk this way).
 
         Args:
-            cube: ``(H, W, B)`` preprocessed cube.
-            mask: ``(H, W)`` valid pixels, over which the reconstruction scale is fitted.
+            cube: the preprocessed cube: a tensor, or a :class:`RowSource` such as a cube on
+                disk.
+            mask: ``(H, W)`` valid pixels, over which the reconstruction is summarised.
+            block_rows: rows per block; None: the whole cube for a tensor, blocks of about
+                128 MB for a row source.
+
+        Raises:
+            FTIRUnmixerError: for blocks with ``circular`` padding, which wraps each block
+                onto itself rather than the image.
         """
+        height, width, bands = cube.shape
+        if block_rows is None:
+            block_rows = height if isinstance(cube, torch.Tensor) else rows_per_block(width, bands)
+        if block_rows < height and self.hparams.padding_mode == "circular":
+            raise FTIRUnmixerError(
+                "model.padding_mode=circular cannot be unmixed in row blocks (data.out_of_core "
+                "or data.inference_block_rows); use zeros, reflect or replicate padding."
+            )
+        mask = np.ones((height, width), dtype=bool) if mask is None else np.asarray(mask)
+        weights = self.loss.weights.cpu().numpy() if self.loss.weights is not None else None
+        halo = self.net.receptive_radius
+        abundances = np.empty((height, width, self.hparams.num_endmembers), dtype=np.float32)
+        angle = np.empty((height, width), dtype=np.float32)
+        sums = ReconstructionSums()
         was_training = self.training
         self.eval()
-        x = cube.to(self.device).permute(2, 0, 1).unsqueeze(0)
-        reconstruction, abundances = self.net(x)
-        angle = spectral_angle(x, reconstruction, dim=1)[0]
+        for start, stop in row_blocks(height, block_rows):
+            lo, hi = max(0, start - halo), min(height, stop + halo)
+            rows = cube[lo:hi] if isinstance(cube, torch.Tensor) else cube.rows(lo, hi)
+            x = torch.as_tensor(rows).to(self.device).permute(2, 0, 1).unsqueeze(0)
+            reconstruction, block_abundances = self.net(x)
+            own = slice(start - lo, stop - lo)
+            x, reconstruction = x[0, :, own], reconstruction[0, :, own]
+            abundances[start:stop] = block_abundances[0, :, own].permute(1, 2, 0).cpu().numpy()
+            angle[start:stop] = spectral_angle(x, reconstruction, dim=0).cpu().numpy()
+            valid = mask[start:stop]
+            sums.add(
+                x.permute(1, 2, 0).cpu().numpy()[valid],
+                reconstruction.permute(1, 2, 0).cpu().numpy()[valid],
+                band_weights=weights,
+            )
         self.train(was_training)
-        x_hat = reconstruction[0].permute(1, 2, 0)
-        valid = torch.as_tensor(mask, device=x.device) if mask is not None else slice(None)
         return CubeUnmixing(
-            abundances=abundances[0].permute(1, 2, 0).cpu().numpy(),
+            abundances=abundances,
             endmembers_model=self.net.endmembers().cpu().numpy(),
-            reconstruction_angle=angle.cpu().numpy(),
-            reconstruction=x_hat.cpu().numpy(),
-            scale=reconstruction_scale(cube.to(x.device)[valid], x_hat[valid]),
+            reconstruction_angle=angle,
+            sums=sums,
+            scale=sums.scale,
         )
