@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-paper sweep bench test test-slow lint format synth clean
+.PHONY: help install train train-paper sweep bench bench-big quality test test-slow lint format synth clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,13 @@ sweep: install ## Example sweep: SAD vs WSAD × K=4,6,8 on a reduced scene (~1 m
 
 bench: install ## Benchmark training against the authors' approach (ARGS="--ablation" / "--threads 1")
 	$(PY) scripts/benchmark.py $(ARGS)
+
+quality: install ## Quality study of issue 7 on three reduced scenes vs NMF, MCR-ALS, VCA+FCLS (hours on a CPU; resumable)
+	$(PY) scripts/compare_methods.py --study quality --epochs 10 --out outputs/quality --threads 1 \
+		--set synthetic.num_tiles=2 data.patches_per_epoch=10000 $(ARGS)
+
+bench-big: install ## Out-of-core benchmark: train on a ≥ 30 GB mosaic written to outputs/, report peak RSS, delete it (~25 min)
+	$(PY) scripts/benchmark_out_of_core.py $(ARGS)
 
 synth: install ## Write the bundled synthetic cross-section to data/synthetic_cross_section.h5
 	$(VENV)/bin/ftir-unmixer synth -o data/synthetic_cross_section.h5

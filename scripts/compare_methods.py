@@ -93,6 +93,14 @@ STUDIES = {
             "recommended, w_min=0.2": ["experiment=recommended", "loss.band_weights.w_min=0.2"],
             "recommended, τ=2": ["experiment=recommended", "loss.band_weights.tau=2.0"],
             "recommended, lr 1e-3": ["experiment=recommended", "model.lr=0.001"],
+            # Issue 6: the full-image estimator at the same pixel count per epoch as
+            # 10 000 patches × 25 pixels on the reduced 128×64 scene (≈ 31 images).
+            "paper config, full image": [
+                "experiment=paper",
+                "data.mode=full_image",
+                "data.batch_size=1",
+                "data.patches_per_epoch=31",
+            ],
             "recommended, best of 3 seeds": {
                 "overrides": ["experiment=recommended"],
                 "seeds": [0, 1, 2],

@@ -128,18 +128,25 @@ class SpectralAngleLoss(nn.Module):
         self.eps = eps
         self.clamp = clamp
 
-    def forward(self, x: Tensor, x_hat: Tensor) -> Tensor:
+    def forward(self, x: Tensor, x_hat: Tensor, mask: Tensor | None = None) -> Tensor:
         """Return the mean angle (radians) between ``x`` and ``x_hat`` over all pixels.
 
         Args:
             x: Observed spectra, bands along ``self.dim``.
             x_hat: Reconstructions, same shape.
+            mask: bool, the input shape without ``self.dim``: average over these pixels only
+                (full-image training leaves masked pixels out of Eq. 7). Computed as a
+                masked sum over the count, with no data-dependent shape (no host sync).
 
         Returns:
             A scalar tensor (float32, or float64 for float64 inputs).
 
         """
-        return spectral_angle(x, x_hat, self.weights, self.dim, self.eps, self.clamp).mean()
+        angles = spectral_angle(x, x_hat, self.weights, self.dim, self.eps, self.clamp)
+        if mask is None:
+            return angles.mean()
+        mask = mask.to(angles.dtype)
+        return (angles * mask).sum() / mask.sum().clamp_min(1.0)
 
     def extra_repr(self) -> str:
         """Summarise the settings in ``repr``."""

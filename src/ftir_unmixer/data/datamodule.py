@@ -23,6 +23,7 @@ from ftir_unmixer.data.patches import (
     RandomCentreSampler,
     keep_batch,
     valid_patch_centres,
+    window_centres,
 )
 from ftir_unmixer.data.preprocessing import (
     Normalizer,
@@ -37,6 +38,9 @@ from ftir_unmixer.io.input_file import HyperspectralData, read_input
 from ftir_unmixer.io.validate import mask_bad_pixels, validate_input
 
 log = logging.getLogger(__name__)
+
+MODES = ("patches", "full_image")
+"""Values of ``data.mode``."""
 
 
 def synthetic_scene_path(config: SyntheticConfig, directory: str | os.PathLike[str]) -> Path:
@@ -92,6 +96,13 @@ class FTIRDataModule(L.LightningDataModule):
             weights.
         inference_block_rows: rows per block of the end-of-run inference (None: the whole
             cube at once in memory, blocks of about 128 MB out of core).
+        mode: ``patches`` (the paper: random p×p patches) or ``full_image``: every step sees
+            whole images, or random ``crop_size`` crops, with the masked pixels left out of
+            the loss instead of the patches that contain them. ``patches_per_epoch`` then
+            counts images (crops) per epoch and ``batch_size`` images per step. A different
+            estimator: each pixel's encoder sees its real neighbours instead of a zero-padded
+            5×5 window, and the loss weighs every pixel once per step.
+        crop_size: ``[h, w]`` of the full-image crops; None: the whole image.
     """
 
     def __init__(
@@ -114,6 +125,8 @@ class FTIRDataModule(L.LightningDataModule):
         out_of_core: bool = False,
         sample_pixels: int = 50_000,
         inference_block_rows: int | None = None,
+        mode: str = "patches",
+        crop_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if patch_size < 1 or patch_size % 2 == 0:
@@ -129,6 +142,18 @@ class FTIRDataModule(L.LightningDataModule):
             raise FTIRUnmixerError(
                 "data.sample_pixels and data.inference_block_rows must be positive integers "
                 "(inference_block_rows may be null)."
+            )
+        if mode not in MODES:
+            raise FTIRUnmixerError(f"data.mode={mode!r} is unknown; use one of {list(MODES)}.")
+        if mode == "full_image" and out_of_core:
+            raise FTIRUnmixerError(
+                "data.mode=full_image needs the cube in memory; set data.out_of_core=false or "
+                "train on patches (data.mode=patches)."
+            )
+        if crop_size is not None and (len(crop_size) != 2 or min(crop_size) < 1):
+            raise FTIRUnmixerError(
+                f"data.crop_size={list(crop_size)} must be [rows, cols] of positive integers "
+                "or null (the whole image)."
             )
         if out_of_core and baseline:
             raise FTIRUnmixerError(
@@ -166,6 +191,9 @@ class FTIRDataModule(L.LightningDataModule):
         self.out_of_core = out_of_core
         self.sample_pixels = sample_pixels
         self.inference_block_rows = inference_block_rows
+        self.mode = mode
+        self.crop_size = tuple(crop_size) if crop_size is not None else None
+        self.mask_gatherer: PatchGatherer | None = None
         self.data: HyperspectralData | None = None
         self.normalizer: Normalizer | None = None
         self.band_weights: BandWeights | None = None
@@ -206,6 +234,14 @@ class FTIRDataModule(L.LightningDataModule):
 
     def _patch_centres(self, mask: np.ndarray, path: Path) -> np.ndarray:
         height, width = mask.shape
+        if self.mode == "full_image":
+            crop = self.crop_size or (height, width)
+            if crop[0] > height or crop[1] > width:
+                raise FTIRUnmixerError(
+                    f"data.crop_size={list(crop)} is larger than the image ({height}×{width} "
+                    f"pixels in {path}); choose a smaller crop or null for the whole image."
+                )
+            return window_centres((height, width), crop)
         if self.patch_size > min(height, width):
             raise FTIRUnmixerError(
                 f"data.patch_size={self.patch_size} is larger than the image ({height}×{width} "
@@ -254,8 +290,13 @@ class FTIRDataModule(L.LightningDataModule):
         self.data = data
         self.centres = centres
         self.cube = torch.from_numpy(np.ascontiguousarray(data.cube))
-        self.gatherer = PatchGatherer(self.cube, self.patch_size)
         self.source = self.cube
+        if self.mode == "full_image":
+            window = self.crop_size or data.mask.shape
+            self.gatherer = PatchGatherer(self.cube, window)
+            self.mask_gatherer = PatchGatherer(torch.from_numpy(data.mask[..., None]), window)
+        else:
+            self.gatherer = PatchGatherer(self.cube, self.patch_size)
 
     def _setup_on_disk(self, path: Path) -> None:
         data = read_input(path, load_cube=False)
@@ -322,9 +363,16 @@ class FTIRDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
         )
 
-    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+    def on_after_batch_transfer(
+        self, batch: torch.Tensor, dataloader_idx: int
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Turn a batch of centres into ``(n, B, p, p)`` patches on the batch's device.
 
-        Out of core the DataLoader has already read the patches from the file.
+        Out of core the DataLoader has already read the patches from the file. In the
+        full-image mode the batch is ``(windows (n, B, h, w), valid pixels (n, h, w))``.
         """
-        return batch if self.out_of_core else self.gatherer(batch)
+        if self.out_of_core:
+            return batch
+        if self.mode == "full_image":
+            return self.gatherer(batch), self.mask_gatherer(batch)[:, 0]
+        return self.gatherer(batch)

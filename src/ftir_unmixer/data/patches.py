@@ -105,8 +105,24 @@ def keep_batch(batch: torch.Tensor) -> torch.Tensor:
     return batch
 
 
+def window_centres(image_shape: tuple[int, int], window: tuple[int, int]) -> np.ndarray:
+    """Centres of every ``h × w`` window that lies inside an ``H × W`` image.
+
+    The centre of a window is its pixel ``(h // 2, w // 2)``, as :class:`PatchGatherer`
+    places windows; the mask is not consulted (full-image training masks the loss instead).
+
+    Returns:
+        ``(M, 2)`` int64 array of centres, row-major order.
+    """
+    (height, width), (h, w) = image_shape, window
+    rows = np.arange(h // 2, height - (h - h // 2) + 1)
+    cols = np.arange(w // 2, width - (w - w // 2) + 1)
+    grid = np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1)
+    return grid.reshape(-1, 2).astype(np.int64)
+
+
 class PatchGatherer:
-    """Gather ``(n, B, p, p)`` patches at given centres from an ``(H, W, B)`` cube.
+    """Gather ``(n, B, h, w)`` windows at given centres from an ``(H, W, B)`` cube.
 
     The cube is copied to a device the first time a batch on that device asks for it and
     cached there; no patch array is ever materialised beyond the current batch. A batch is
@@ -114,13 +130,17 @@ class PatchGatherer:
     The patches come in channels-last layout (the band axis innermost, as the cube stores
     it); a consumer that needs standard ``(N, C, H, W)`` layout calls ``.contiguous()``.
 
+    Windows are p×p patches (``patch_size=p``) or ``(h, w)`` crops up to the whole image (the
+    full-image mode); a window centred at ``(r, c)`` covers rows ``r − h//2 … r − h//2 + h − 1``
+    and the same for columns.
+
     Args:
-        cube: ``(H, W, B)`` float32 tensor.
-        patch_size: odd p.
+        cube: ``(H, W, B)`` float32 tensor (``(H, W, 1)`` for a mask).
+        patch_size: odd p, or the ``(h, w)`` of a window.
     """
 
-    def __init__(self, cube: torch.Tensor, patch_size: int) -> None:
-        self.patch_size = patch_size
+    def __init__(self, cube: torch.Tensor, patch_size: int | tuple[int, int]) -> None:
+        self.window = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
         self.width = cube.shape[1]
         self._cubes: dict[torch.device, torch.Tensor] = {cube.device: cube.contiguous()}
 
@@ -132,15 +152,14 @@ class PatchGatherer:
         return self._cubes[device]
 
     def __call__(self, centres: torch.Tensor) -> torch.Tensor:
-        """Patches ``(n, B, p, p)`` centred at ``centres`` ``(n, 2)`` (row, col)."""
+        """Windows ``(n, B, h, w)`` centred at ``centres`` ``(n, 2)`` (row, col)."""
         cube = self.cube_on(centres.device)
         num_bands = cube.shape[2]
-        half = self.patch_size // 2
-        offsets = torch.arange(-half, half + 1, device=centres.device)
-        rows = centres[:, 0, None, None] + offsets[None, :, None]
-        cols = centres[:, 1, None, None] + offsets[None, None, :]
+        (h, w), device = self.window, centres.device
+        row_offsets = torch.arange(h, device=device) - h // 2
+        col_offsets = torch.arange(w, device=device) - w // 2
+        rows = centres[:, 0, None, None] + row_offsets[None, :, None]
+        cols = centres[:, 1, None, None] + col_offsets[None, None, :]
         pixels = (rows * self.width + cols).reshape(-1)
         spectra = cube.reshape(-1, num_bands).index_select(0, pixels)
-        return spectra.view(len(centres), self.patch_size, self.patch_size, num_bands).permute(
-            0, 3, 1, 2
-        )
+        return spectra.view(len(centres), h, w, num_bands).permute(0, 3, 1, 2)

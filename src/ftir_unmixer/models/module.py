@@ -20,6 +20,8 @@ from ftir_unmixer.models.initialisation import check_initialisation, initial_end
 from ftir_unmixer.validation import check_num_endmembers
 
 LOSS_NAMES = ("sad", "wsad")
+Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+"""A training batch: ``(N, B, p, p)`` patches, or ``(windows, pixel mask)`` in full-image mode."""
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """Values of ``model.compile_mode`` (the modes of ``torch.compile``)."""
 LR_SCHEDULES = ("constant", "plateau", "cosine")
@@ -185,7 +187,7 @@ class FTIRUnmixerModule(L.LightningModule):
         self.loss = SpectralAngleLoss(weights, dim=-1)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net.to(memory_format=self.memory_format)
-        self._compiled_batch_loss: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._compiled_batch_loss: Callable[..., torch.Tensor] | None = None
         self._epoch_loss_sum: torch.Tensor | float = 0.0
         self._epoch_patches = 0
 
@@ -209,41 +211,50 @@ class FTIRUnmixerModule(L.LightningModule):
         """``(reconstruction, abundances)`` of ``(N, B, h, w)`` patches."""
         return self.net(x)
 
-    def batch_loss(self, batch: torch.Tensor) -> torch.Tensor:
-        """Loss of Eq. 7 over every pixel of every ``(N, B, p, p)`` patch of ``batch``.
+    def batch_loss(self, batch: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Loss of Eq. 7 over every pixel of every ``(N, B, h, w)`` window of ``batch``.
 
-        The angle is taken over band-last views ``(N, p, p, B)``, which for channels-last
+        The angle is taken over band-last views ``(N, h, w, B)``, which for channels-last
         tensors are contiguous, so its reductions run along contiguous memory (and compiled
         code needs no transposes).
+
+        Args:
+            batch: patches, or whole-image crops in the full-image mode.
+            mask: ``(N, h, w)`` valid pixels (full-image mode), or None for all.
         """
         reconstruction, _ = self.net(batch)
-        return self.loss(batch.movedim(1, -1), reconstruction.movedim(1, -1))
+        return self.loss(batch.movedim(1, -1), reconstruction.movedim(1, -1), mask)
 
-    def training_loss(self, batch: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, batch: Batch) -> torch.Tensor:
         """:meth:`batch_loss` in the network's memory format, compiled if ``compile`` is set.
 
         The compiled function is built on first use, in the process that trains (so the
         module can still be pickled, e.g. by DDP's spawn launcher).
+
+        Args:
+            batch: ``(N, B, p, p)`` patches, or ``(windows, mask)`` in the full-image mode.
         """
-        batch = batch.contiguous(memory_format=self.memory_format)
+        windows, mask = batch if isinstance(batch, tuple) else (batch, None)
+        windows = windows.contiguous(memory_format=self.memory_format)
         if not self.hparams.compile:
-            return self.batch_loss(batch)
+            return self.batch_loss(windows, mask)
         if self._compiled_batch_loss is None:
             self._compiled_batch_loss = torch.compile(
                 self.batch_loss, mode=self.hparams.compile_mode
             )
-        return self._compiled_batch_loss(batch)
+        return self._compiled_batch_loss(windows, mask)
 
     def on_train_epoch_start(self) -> None:
         """Start the epoch's loss sum."""
         self._epoch_loss_sum = 0.0
         self._epoch_patches = 0
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        """Loss of Eq. 7 on a batch of patches, added to the epoch's sum on the device."""
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        """Loss of Eq. 7 on a batch, added to the epoch's sum on the device."""
         loss = self.training_loss(batch)
-        self._epoch_loss_sum = self._epoch_loss_sum + loss.detach() * len(batch)
-        self._epoch_patches += len(batch)
+        size = len(batch[0] if isinstance(batch, tuple) else batch)
+        self._epoch_loss_sum = self._epoch_loss_sum + loss.detach() * size
+        self._epoch_patches += size
         log_step = self.hparams.log_step_loss
         if log_step or (log_step is None and self.device.type == "cpu"):
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
