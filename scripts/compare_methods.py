@@ -192,7 +192,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs/compare"))
     parser.add_argument("--scenes", nargs="*", help="subset of the study's scenes")
     parser.add_argument("--methods", nargs="*", help="subset of the study's method labels")
-    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every job")
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="overrides for every job (a method's own win)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -221,7 +223,7 @@ def main() -> int:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 start = time.perf_counter()
                 ok = run_job(
-                    [*overrides, *SCENES[scene], *common], run_dir, run_dir.with_suffix(".log")
+                    [*SCENES[scene], *common, *overrides], run_dir, run_dir.with_suffix(".log")
                 )
                 print(
                     f"{scene:18s} {name:32s} {'ok' if ok else 'FAILED'} "

@@ -9,6 +9,7 @@ from typing import Protocol
 import lightning as L
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
@@ -344,7 +345,8 @@ class FTIRUnmixerModule(L.LightningModule):
         sums = ReconstructionSums()
         was_training = self.training
         self.eval()
-        for start, stop in row_blocks(height, block_rows):
+        blocks = list(row_blocks(height, block_rows))
+        for start, stop in tqdm(blocks, desc="Unmixing row blocks", disable=len(blocks) == 1):
             lo, hi = max(0, start - halo), min(height, stop + halo)
             rows = cube[lo:hi] if isinstance(cube, torch.Tensor) else cube.rows(lo, hi)
             x = torch.as_tensor(rows).to(self.device).permute(2, 0, 1).unsqueeze(0)
