@@ -26,6 +26,7 @@ the products with the zero padding; the matrix-multiply peak is the best of a fe
 
     python scripts/benchmark.py                    # bundled scene, table + outputs/benchmark.json
     python scripts/benchmark.py --ablation         # plus rows: no switch, each switch, all
+    python scripts/benchmark.py --full-image       # plus a row: one whole image per step
     python scripts/benchmark.py --threads 1 --set synthetic.num_tiles=2 --set model.compile=true
 """
 
@@ -71,6 +72,9 @@ ABLATION = {
     "all switches": [f"model.{switch}=true" for switch in SWITCHES],
 }
 """Extra rows of ``--ablation``: our loop with no switch, each switch alone, and all."""
+
+FULL_IMAGE = ["data.mode=full_image", "data.batch_size=1", "data.patches_per_epoch=24"]
+"""Overrides of the ``--full-image`` row (as ``experiment=full_image``)."""
 
 TARGETS = {
     "rss_ratio": ("peak RSS, ours / authors", "<=", 1 / 6),
@@ -322,23 +326,35 @@ def run_authors(cfg: DictConfig, args: argparse.Namespace) -> dict:
 
 
 def shape_info(cfg: DictConfig, datamodule: FTIRDataModule) -> dict:
-    """The cube and batch geometry the FLOP count needs."""
+    """The cube and batch geometry the FLOP count needs.
+
+    ``window`` is what one batch element covers: the p×p patch, or in the full-image mode the
+    whole image or the crop.
+    """
     height, width, bands = datamodule.cube.shape
+    if cfg.data.get("mode", "patches") == "full_image":
+        window = list(cfg.data.crop_size or (height, width))
+    else:
+        window = [int(cfg.data.patch_size)] * 2
     return {
         "cube_shape": [int(height), int(width), int(bands)],
         "num_bands": int(bands),
         "batch_size": int(cfg.data.batch_size),
         "patch_size": int(cfg.data.patch_size),
+        "window": [int(w) for w in window],
         "patches_per_epoch": int(cfg.data.patches_per_epoch),
         "steps_per_epoch": math.ceil(cfg.data.patches_per_epoch / cfg.data.batch_size),
     }
 
 
-def inside_fraction(size: int, kernel: int) -> float:
-    """Share of a zero-padded ("same") convolution's taps that land inside a size×size input."""
+def inside_fraction(window: tuple[int, int], kernel: int) -> float:
+    """Share of a zero-padded ("same") convolution's taps that land inside an h×w input."""
     half = kernel // 2
-    inside = sum(min(u + half, size - 1) - max(u - half, 0) + 1 for u in range(size))
-    return (inside / (size * kernel)) ** 2
+    share = 1.0
+    for size in window:
+        inside = sum(min(u + half, size - 1) - max(u - half, 0) + 1 for u in range(size))
+        share *= inside / (size * kernel)
+    return share
 
 
 def kernel_size(layer: torch.nn.Module) -> int | None:
@@ -350,8 +366,10 @@ def kernel_size(layer: torch.nn.Module) -> int | None:
     return None
 
 
-def count_flops(cfg: DictConfig, num_bands: int) -> dict[str, int]:
-    """FLOPs of one training step (eager forward + backward) at the configured shapes.
+def count_flops(
+    cfg: DictConfig, num_bands: int, batch_size: int, window: tuple[int, int]
+) -> dict[str, int]:
+    """FLOPs of one training step (eager forward + backward) on ``batch_size`` windows.
 
     ``forward``, ``backward`` and ``total`` count every convolution at its full kernel ×
     output size, as ``FlopCounterMode`` does; ``total_inside`` leaves out the products with
@@ -364,8 +382,7 @@ def count_flops(cfg: DictConfig, num_bands: int) -> dict[str, int]:
         band_weights=np.ones(num_bands, np.float32),
         compile=False,
     )
-    p = cfg.data.patch_size
-    x = torch.rand(cfg.data.batch_size, num_bands, p, p)
+    x = torch.rand(batch_size, num_bands, *window)
     with FlopCounterMode(display=False) as forward:
         module.batch_loss(x)
     with FlopCounterMode(display=False) as step:
@@ -376,7 +393,7 @@ def count_flops(cfg: DictConfig, num_bands: int) -> dict[str, int]:
         kernel = kernel_size(module.net.get_submodule(path)) if path else None
         if kernel:
             padded = cfg.model.padding_mode == "zeros"
-            inside += sum(ops.values()) * (inside_fraction(p, kernel) if padded else 1.0)
+            inside += sum(ops.values()) * (inside_fraction(window, kernel) if padded else 1.0)
     fwd, total = forward.get_total_flops(), step.get_total_flops()
     return {"forward": fwd, "backward": total - fwd, "total": total, "total_inside": round(inside)}
 
@@ -472,6 +489,7 @@ def add_throughput(report: dict, flops: dict[str, int], peak_gflops: float) -> N
     step_s = report["step_ms"] / 1e3
     report["epoch_s_extrapolated"] = step_s * report["steps_per_epoch"]
     report["patches_per_s"] = report["batch_size"] / step_s
+    report["pixels_per_s"] = report["batch_size"] * math.prod(report["window"]) / step_s
     report["gflops"] = flops["total"] / step_s / 1e9
     report["peak_fraction"] = report["gflops"] / peak_gflops
     report["peak_fraction_inside"] = flops["total_inside"] / step_s / 1e9 / peak_gflops
@@ -510,20 +528,22 @@ def format_table(result: dict) -> str:
         f"{result['settings']['steps']} timed steps after {result['settings']['warmup']} "
         f"warm-up; {result['machine']['cpu']}, {result['machine']['torch_threads']} threads",
         "",
-        f"{'approach':<24}{'step ms':>9}{'(IQR)':>15}{'epoch s*':>10}{'patches/s':>11}"
-        f"{'peak RSS':>11}{'GFLOP/s':>9}{'% peak':>8}{'% peak†':>9}",
+        f"{'approach':<24}{'step ms':>9}{'(IQR)':>15}{'epoch s*':>10}{'windows/s':>11}"
+        f"{'pixels/s':>10}{'peak RSS':>11}{'GFLOP/s':>9}{'% peak':>8}{'% peak†':>9}",
     ]
     for name, row in rows.items():
         iqr = f"{row['step_ms_q1']:.0f}–{row['step_ms_q3']:.0f}"
         lines.append(
             f"{name:<24}{row['step_ms']:>9.1f}{iqr:>15}{row['epoch_s_extrapolated']:>10.1f}"
-            f"{row['patches_per_s']:>11.0f}{row['peak_rss_bytes'] / 2**30:>9.2f}GB"
+            f"{row['patches_per_s']:>11.0f}{row['pixels_per_s']:>10.0f}"
+            f"{row['peak_rss_bytes'] / 2**30:>9.2f}GB"
             f"{row['gflops']:>9.1f}{100 * row['peak_fraction']:>7.0f}%"
             f"{100 * row['peak_fraction_inside']:>8.0f}%"
         )
     flops = result["flops_per_step"]
     lines += [
-        "* epoch time extrapolated: median step time × steps per epoch.",
+        "* epoch time extrapolated: median step time × steps per epoch. Windows: patches, or "
+        "whole images (crops) in the full-image rows.",
         f"FLOPs per step: {flops['total'] / 1e9:.2f} G (forward {flops['forward'] / 1e9:.2f} G, "
         f"backward {flops['backward'] / 1e9:.2f} G); † without the products with the zero "
         f"padding: {flops['total_inside'] / 1e9:.2f} G.",
@@ -552,10 +572,13 @@ def summarise(
 ) -> dict:
     """Combine the workers' reports: FLOPs, throughput, ratios and targets."""
     ours, authors = reports["ours"], reports["authors"]
-    flops = count_flops(cfg, ours["num_bands"])
     peak = ours["matmul_peak_gflops"]
     for report in reports.values():
-        add_throughput(report, flops, peak)
+        report["flops_per_step"] = count_flops(
+            cfg, report["num_bands"], report["batch_size"], tuple(report["window"])
+        )
+        add_throughput(report, report["flops_per_step"], peak)
+    flops = ours["flops_per_step"]
     ratios = {
         "rss_ratio": ours["peak_rss_bytes"] / authors["peak_rss_bytes"],
         "step_ratio": ours["step_ms"] / authors["step_ms"],
@@ -607,6 +630,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         + ", ".join(ABLATION),
     )
     parser.add_argument(
+        "--full-image",
+        action="store_true",
+        help="add a row for full-image training (data.mode=full_image, one whole image per "
+        "step, 24 steps per epoch: the pixels of 20 000 patches of 5×5 on the 320×64 scene)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="10 steps after 2, small matmul (for the tests)"
     )
     parser.add_argument(
@@ -643,6 +672,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.ablation:
         for name, overrides in ABLATION.items():
             rows[f"ours: {name}"] = ("ours", [*args.set, *overrides])
+    if args.full_image:
+        rows["ours: full image"] = ("ours", [*args.set, *FULL_IMAGE])
     rows["authors"] = ("authors", args.set)
     reports = run_workers(rows, args)
     result = summarise(reports, cfg, args, load_before)

@@ -17,7 +17,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
 BANDS, HIDDEN, K, P, BATCH = 120, 8, 4, 5, 16
 
 
-def conv_flops(batch: int) -> tuple[int, int, int]:
+def conv_flops(batch: int, window: tuple[int, int] = (P, P)) -> tuple[int, int, int]:
     """Forward, backward and inside-the-image FLOPs of the network at the test's shapes.
 
     Encoder 3×3 conv B→hidden, 1×1 conv hidden→K, decoder p×p conv K→B, every output pixel
@@ -26,7 +26,7 @@ def conv_flops(batch: int) -> tuple[int, int, int]:
     pixels meets 2+3+3+3+2 = 13 of the 15 taps of a 3-tap kernel, 3+4+5+4+3 = 19 of 25 of a
     5-tap one.
     """
-    pixels = batch * P * P
+    pixels = batch * window[0] * window[1]
     conv1 = 2 * pixels * HIDDEN * BANDS * 9
     conv2 = 2 * pixels * K * HIDDEN
     decoder = 2 * pixels * BANDS * K * P * P
@@ -48,6 +48,7 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path):
         sys.executable,
         str(SCRIPT),
         "--quick",
+        "--full-image",
         "--threads=1",
         f"--json={report_path}",
         *(f"--set={override}" for override in overrides),
@@ -57,9 +58,18 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path):
     assert "ours / authors" in done.stdout
 
     report = json.loads(report_path.read_text())
-    assert set(report["approaches"]) == {"ours", "authors"}
+    assert set(report["approaches"]) == {"ours", "ours: full image", "authors"}
+    full = report["approaches"].pop("ours: full image")
+    assert full["window"] == [24, 10] and full["steps_per_epoch"] == 24
+    full_forward, full_backward, _ = conv_flops(1, (24, 10))
+    assert (full["flops_per_step"]["forward"], full["flops_per_step"]["backward"]) == (
+        full_forward,
+        full_backward,
+    )
+    assert full["pixels_per_s"] == pytest.approx(240 * full["patches_per_s"])
     for row in report["approaches"].values():
         assert row["cube_shape"] == [24, 10, BANDS]
+        assert row["window"] == [P, P]
         assert row["steps_per_epoch"] == 30
         assert row["timed_steps"] == 10
         assert 0 < row["step_ms_q1"] <= row["step_ms_median"] <= row["step_ms_q3"]
