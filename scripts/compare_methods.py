@@ -93,6 +93,16 @@ STUDIES = {
             "recommended, w_min=0.2": ["experiment=recommended", "loss.band_weights.w_min=0.2"],
             "recommended, τ=2": ["experiment=recommended", "loss.band_weights.tau=2.0"],
             "recommended, lr 1e-3": ["experiment=recommended", "model.lr=0.001"],
+            # Endmembers kept near their VCA start while the encoder learns the abundances.
+            "recommended, decoder lr ×0.1": [
+                "experiment=recommended",
+                "model.decoder_lr_scale=0.1",
+            ],
+            "recommended, decoder lr ×0.01": [
+                "experiment=recommended",
+                "model.decoder_lr_scale=0.01",
+            ],
+            "recommended, decoder frozen": ["experiment=recommended", "model.decoder_lr_scale=0"],
             # Issue 6: the full-image estimator at the same pixel count per epoch as
             # 10 000 patches × 25 pixels on the reduced 128×64 scene (≈ 31 images).
             "paper config, full image": [

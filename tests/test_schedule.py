@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from conftest import TINY_RUN
 from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.models.module import FTIRUnmixerModule
+from ftir_unmixer.models.module import FTIRUnmixerModule, cosine_factor
 from ftir_unmixer.pipeline import run
 
 B, K, P = 12, 3, 3
@@ -80,6 +80,37 @@ def test_plateau_halves_the_lr_after_each_flat_epoch():
 def test_cosine_reaches_the_floor_at_max_epochs():
     lr = _fit(4, lr=1e-6, lr_schedule="cosine", lr_min_factor=0.1)
     assert lr == pytest.approx(1e-7)
+
+
+def test_cosine_factor_by_hand():
+    assert cosine_factor(0, 10, 0.1) == pytest.approx(1.0)
+    assert cosine_factor(5, 10, 0.1) == pytest.approx(0.55)  # 0.1 + 0.9 · (1 + cos π/2) / 2
+    assert cosine_factor(10, 10, 0.1) == pytest.approx(0.1)
+    assert cosine_factor(12, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_decoder_lr_scale_slows_or_freezes_the_endmembers():
+    module = FTIRUnmixerModule(B, K, hidden_channels=4, patch_size=P, decoder_lr_scale=0.1)
+    encoder, decoder = module.configure_optimizers().param_groups
+    assert (encoder["lr"], decoder["lr"]) == pytest.approx((0.005, 0.0005))
+    assert [id(p) for p in decoder["params"]] == [id(module.net.decoder.unconstrained)]
+    assert len(encoder["params"]) + 1 == len(list(module.parameters()))
+    torch.manual_seed(0)
+    frozen = FTIRUnmixerModule(B, K, hidden_channels=4, patch_size=P, decoder_lr_scale=0.0)
+    before = frozen.net.endmembers().detach().clone()
+    first_conv = next(frozen.net.encoder.parameters()).detach().clone()
+    L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(frozen, DataLoader(torch.rand(16, B, P, P), batch_size=8))
+    torch.testing.assert_close(frozen.net.endmembers(), before, rtol=0, atol=0)
+    assert not torch.equal(next(frozen.net.encoder.parameters()), first_conv)
+    with pytest.raises(FTIRUnmixerError, match="decoder_lr_scale"):
+        FTIRUnmixerModule(B, K, decoder_lr_scale=-1.0)
 
 
 def test_defaults_keep_the_paper_schedule(compose_train):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import lightning as L
@@ -29,6 +31,21 @@ LR_SCHEDULES = ("constant", "plateau", "cosine")
 """Values of ``model.lr_schedule``."""
 EPOCH_LOSS = "train/loss_epoch"
 """The epoch's mean loss, logged in :meth:`FTIRUnmixerModule.on_train_epoch_end`."""
+
+
+def cosine_factor(epoch: int, epochs: int, floor: float) -> float:
+    r"""Cosine annealing of the learning rate, as a factor of each group's initial rate.
+
+    .. math:: f(t) = f_{\min} + (1 - f_{\min})\,\frac{1 + \cos(\pi \min(t, T) / T)}{2}
+
+    (``CosineAnnealingLR`` with ``eta_min = f_min·lr``, but per parameter group.)
+
+    Args:
+        epoch: t, epochs done.
+        epochs: T, ``trainer.max_epochs``.
+        floor: :math:`f_{\min}`, ``model.lr_min_factor``.
+    """
+    return floor + (1.0 - floor) * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
 
 
 class RowSource(Protocol):
@@ -99,6 +116,10 @@ class FTIRUnmixerModule(L.LightningModule):
         lr_factor: ``plateau``: factor of each reduction, in (0, 1).
         lr_patience: ``plateau``: epochs without improvement before a reduction.
         lr_min_factor: ``cosine``: final rate as a fraction of ``lr``, in [0, 1].
+        decoder_lr_scale: the decoder's (endmembers') learning rate as a fraction of ``lr``:
+            1 (the paper) trains both alike; below 1 keeps the endmembers near their start
+            (e.g. ``init_endmembers=vca``) while the encoder learns the abundances; 0 freezes
+            them.
         init_endmembers: ``random`` (the authors' Xavier-uniform U), ``vca`` or ``nmf``: the
             decoder starts from those endmembers (:meth:`initialise_endmembers`).
         channels_last: keep the network's weights, and the patches it is fed, in channels-last
@@ -143,6 +164,7 @@ class FTIRUnmixerModule(L.LightningModule):
         lr_factor: float = 0.5,
         lr_patience: int = 5,
         lr_min_factor: float = 0.01,
+        decoder_lr_scale: float = 1.0,
         init_endmembers: str = "random",
         channels_last: bool = True,
         compile: bool = False,
@@ -169,6 +191,11 @@ class FTIRUnmixerModule(L.LightningModule):
             raise FTIRUnmixerError(
                 "model.lr_factor must lie in (0, 1), model.lr_patience must be ≥ 0 and "
                 "model.lr_min_factor must lie in [0, 1]."
+            )
+        if decoder_lr_scale < 0:
+            raise FTIRUnmixerError(
+                f"model.decoder_lr_scale={decoder_lr_scale} must be ≥ 0 (0 freezes the "
+                "endmembers, 1 is the paper)."
             )
         self.save_hyperparameters(ignore=["band_weights"])
         self.net = UnmixingAutoencoder(
@@ -282,7 +309,13 @@ class FTIRUnmixerModule(L.LightningModule):
             FTIRUnmixerError: ``cosine`` without a positive ``trainer.max_epochs``.
         """
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, fused=hp.fused_adam or None)
+        decoder = list(self.net.decoder.parameters())
+        encoder = [p for p in self.parameters() if all(p is not d for d in decoder)]
+        groups = [
+            {"params": encoder, "lr": hp.lr},
+            {"params": decoder, "lr": hp.lr * hp.decoder_lr_scale},
+        ]
+        optimizer = torch.optim.Adam(groups, lr=hp.lr, fused=hp.fused_adam or None)
         if hp.lr_schedule == "constant":
             return optimizer
         if hp.lr_schedule == "plateau":
@@ -295,8 +328,8 @@ class FTIRUnmixerModule(L.LightningModule):
                 raise FTIRUnmixerError(
                     "model.lr_schedule=cosine needs a positive trainer.max_epochs."
                 )
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=max_epochs, eta_min=hp.lr * hp.lr_min_factor
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, partial(cosine_factor, epochs=max_epochs, floor=hp.lr_min_factor)
             )
         return {
             "optimizer": optimizer,
