@@ -535,7 +535,7 @@ def format_table(result: dict) -> str:
         iqr = f"{row['step_ms_q1']:.0f}–{row['step_ms_q3']:.0f}"
         lines.append(
             f"{name:<24}{row['step_ms']:>9.1f}{iqr:>15}{row['epoch_s_extrapolated']:>10.1f}"
-            f"{row['patches_per_s']:>11.0f}{row['pixels_per_s']:>10.0f}"
+            f"{row['patches_per_s']:>11.4g}{row['pixels_per_s']:>10.0f}"
             f"{row['peak_rss_bytes'] / 2**30:>9.2f}GB"
             f"{row['gflops']:>9.1f}{100 * row['peak_fraction']:>7.0f}%"
             f"{100 * row['peak_fraction_inside']:>8.0f}%"

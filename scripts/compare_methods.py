@@ -135,9 +135,15 @@ RESTART_COLUMNS = {
 """Extra columns of a study with a restart method (``–`` for the other methods)."""
 
 
+SPELLED = {"α": "alpha", "τ": "tau", "×": "x", "γ": "gamma"}
+"""Letters of method labels spelled out in directory names (Hydra's override grammar takes
+ASCII only)."""
+
+
 def slug(name: str) -> str:
-    """A directory name for a method label."""
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
+    """An ASCII directory name for a method label."""
+    name = "".join(SPELLED.get(c, c) for c in name)
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in name).strip("_").lower()
 
 
 def method_jobs(label: str, method: list[str] | dict[str, Any]) -> list[tuple[str, list[str]]]:

@@ -169,3 +169,11 @@ def test_every_study_job_composes_and_instantiates(compose_train, study):
                 else:
                     instantiate(cfg.model, num_bands=120, loss_name=cfg.loss.name)
                 instantiate(cfg.data)
+
+
+def test_run_directories_are_ascii():
+    assert compare_methods.slug("recommended, α=1") == "recommended__alpha_1"
+    assert compare_methods.slug("γ_flat=0, lr ×0.1") == "gamma_flat_0__lr_x0_1"
+    for study in compare_methods.STUDIES.values():
+        for label in study["methods"]:
+            assert compare_methods.slug(label).isascii()
