@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import lightning as L
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -35,6 +36,18 @@ TINY_RUN = [
     "threads=1",
     "logger=none",
 ]
+
+
+def quiet_trainer(max_epochs: int, **kwargs: object) -> L.Trainer:
+    """A CPU Lightning trainer without logger, checkpoints, progress bar or model summary."""
+    options = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    return L.Trainer(max_epochs=max_epochs, **(options | kwargs))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import quiet_trainer
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
@@ -226,16 +227,7 @@ def test_cpu_training_logs_step_and_epoch_loss(tmp_path):
     # 5 patches in batches of 2: the last batch is smaller, so the epoch mean is weighted.
     loader = torch.utils.data.DataLoader(torch.rand(5, B, P, P) + 0.1, batch_size=2)
     steps = StepLosses()
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        callbacks=[steps],
-    )
+    trainer = quiet_trainer(1, default_root_dir=tmp_path, callbacks=[steps])
     trainer.fit(module, train_dataloaders=loader)
     metrics = trainer.callback_metrics
     assert {"train/loss_step", "train/loss_epoch"} <= set(metrics)
@@ -288,12 +280,9 @@ def test_training_loop_reads_nothing_back_between_batches(tmp_path, monkeypatch)
         num_bands=B, num_endmembers=K, hidden_channels=8, log_step_loss=False
     )
     guard = NoReadBack()
-    trainer = L.Trainer(
-        max_epochs=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
+    trainer = quiet_trainer(
+        2,
+        enable_progress_bar=True,
         log_every_n_steps=1,
         default_root_dir=tmp_path,
         callbacks=[guard],

@@ -3,13 +3,12 @@
 import importlib.util
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 from hydra.utils import get_class, instantiate
 from torch.utils.data import DataLoader
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, quiet_trainer
 from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.models.module import FTIRUnmixerModule, cosine_factor
@@ -39,14 +38,7 @@ def _fit(max_epochs, **hparams):
     torch.manual_seed(0)
     module = FTIRUnmixerModule(B, K, hidden_channels=4, patch_size=P, dropout=0.0, **hparams)
     patches = torch.rand(16, B, P, P)
-    trainer = L.Trainer(
-        max_epochs=max_epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_epochs)
     trainer.fit(module, DataLoader(patches, batch_size=8))
     return trainer.optimizers[0].param_groups[0]["lr"]
 
@@ -99,14 +91,7 @@ def test_decoder_lr_scale_slows_or_freezes_the_endmembers():
     frozen = FTIRUnmixerModule(B, K, hidden_channels=4, patch_size=P, decoder_lr_scale=0.0)
     before = frozen.net.endmembers().detach().clone()
     first_conv = next(frozen.net.encoder.parameters()).detach().clone()
-    L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    ).fit(frozen, DataLoader(torch.rand(16, B, P, P), batch_size=8))
+    quiet_trainer(1).fit(frozen, DataLoader(torch.rand(16, B, P, P), batch_size=8))
     torch.testing.assert_close(frozen.net.endmembers(), before, rtol=0, atol=0)
     assert not torch.equal(next(frozen.net.encoder.parameters()), first_conv)
     with pytest.raises(FTIRUnmixerError, match="decoder_lr_scale"):
