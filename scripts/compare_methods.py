@@ -79,6 +79,7 @@ STUDIES = {
                 "model.init_endmembers=vca",
             ],
             "VCA init, decoder lr ×0.1": [*VCA_START, "model.decoder_lr_scale=0.1"],
+            "VCA init, decoder lr ×0.01": [*VCA_START, "model.decoder_lr_scale=0.01"],
             "recommended": ["experiment=recommended"],
             **BASELINES,
         },
