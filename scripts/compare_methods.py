@@ -82,6 +82,17 @@ STUDIES = {
             "VCA init, decoder lr ×0.01": [*VCA_START, "model.decoder_lr_scale=0.01"],
             "recommended": ["experiment=recommended"],
             **BASELINES,
+            # Seed spread: VCA's pixel choice (the CNN's start too) depends on the seed.
+            "recommended, best of 3 seeds": {
+                "overrides": ["experiment=recommended"],
+                "seeds": [0, 1, 2],
+                "select": "diag/mean_reconstruction_angle_deg",
+            },
+            "VCA + FCLS, best of 3 seeds": {
+                "overrides": BASELINES["VCA + FCLS"],
+                "seeds": [0, 1, 2],
+                "select": "diag/mean_reconstruction_angle_deg",
+            },
         },
     },
     # Issue 7: training schedule, restarts and single hyperparameters around the VCA start
