@@ -79,7 +79,11 @@ STUDIES = {
                 "model.init_endmembers=vca",
             ],
             "VCA init, decoder lr ×0.1": [*VCA_START, "model.decoder_lr_scale=0.1"],
-            "VCA init, decoder lr ×0.01": [*VCA_START, "model.decoder_lr_scale=0.01"],
+            "VCA init, decoder lr ×0.1, cosine lr": [
+                *VCA_START,
+                "model.decoder_lr_scale=0.1",
+                "model.lr_schedule=cosine",
+            ],
             "recommended": ["experiment=recommended"],
             **BASELINES,
             # Seed spread: VCA's pixel choice (the CNN's start too) depends on the seed.
