@@ -136,6 +136,21 @@ def test_reference_script_and_paper_are_unchanged():
     _assert_paper_settings(_compose(["experiment=paper"]))
 
 
+def test_recommended_and_full_image_change_only_their_levers_of_the_paper():
+    recommended = _compose(["experiment=recommended"])
+    assert recommended.model.init_endmembers == "vca"
+    assert recommended.model.decoder_lr_scale == 0.01
+    assert recommended.model.lr_schedule == "constant"
+    _assert_paper_settings(recommended)
+    full = _compose(["experiment=full_image"])
+    assert (full.data.mode, full.data.batch_size, full.data.patches_per_epoch) == (
+        "full_image",
+        1,
+        24,
+    )
+    assert full.model.init_endmembers == "random" and full.loss.name == "wsad"
+
+
 def test_sweep_demo_is_small():
     cfg = _compose(["experiment=sweep_demo"])
     assert _sweep(cfg) == {"loss.name": ["sad", "wsad"], "model.num_endmembers": [4, 6, 8]}
