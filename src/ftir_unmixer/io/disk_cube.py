@@ -58,11 +58,6 @@ class DiskCube:
         return int(self.tile_starts[-1]), self.width, num_bands
 
     @property
-    def dtype(self) -> np.dtype:
-        """float32, the dtype every read returns."""
-        return np.dtype(np.float32)
-
-    @property
     def nbytes(self) -> int:
         """Size of the cube in float32 bytes."""
         height, width, bands = self.shape
