@@ -3,8 +3,7 @@
 The out-of-core mode (``data.out_of_core=true``) trains on cubes larger than memory. The input
 contract stores the cube as tiles ``tiles/<name>`` of shape ``(H_i, W, B)``, chunked in small
 spatial blocks with all bands (``ftir-unmixer convert`` writes ``(16, 16, B)`` chunks), so a
-p×p patch touches at most four chunks and, for uncompressed chunks larger than HDF5's chunk
-cache, only the p² spectra of the patch are read. :class:`DiskCube` maps rows of the stacked
+p×p patch touches at most four chunks. :class:`DiskCube` maps rows of the stacked
 cube to rows of the tiles, so a window that straddles two tiles is read from both.
 
 HDF5 handles are opened lazily, once per process, and are not pickled, so the object can be
