@@ -29,6 +29,15 @@ from ftir_unmixer.outputs import (
 log = logging.getLogger(__name__)
 
 
+def unmix(dm: FTIRDataModule, pl_module: FTIRUnmixerModule) -> CubeUnmixing:
+    """The network's current state applied to the data module's whole cube.
+
+    In row blocks out of core or with ``data.inference_block_rows``; the same call for the
+    final results and for the figures logged during training.
+    """
+    return pl_module.unmix_cube(dm.source, dm.data.mask, dm.inference_block_rows)
+
+
 def unmixing_result(
     dm: FTIRDataModule,
     pl_module: FTIRUnmixerModule,
@@ -118,7 +127,7 @@ class ResultsWriter(L.Callback):
             return
         self._load_best(trainer, pl_module)
         dm: FTIRDataModule = trainer.datamodule
-        unmixed = pl_module.unmix_cube(dm.source, dm.data.mask, dm.inference_block_rows)
+        unmixed = unmix(dm, pl_module)
         result = unmixing_result(
             dm,
             pl_module,
@@ -187,8 +196,7 @@ class FigureLogger(L.Callback):
         if not trainer.loggers:
             return
         dm: FTIRDataModule = trainer.datamodule
-        unmixed = pl_module.unmix_cube(dm.source, dm.data.mask, dm.inference_block_rows)
-        result = unmixing_result(dm, pl_module, unmixed)
+        result = unmixing_result(dm, pl_module, unmix(dm, pl_module))
         figures = render_figures(
             result, **figure_options(dm.data, dm.band_weight_config.bad_windows)
         )
