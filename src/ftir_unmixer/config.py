@@ -1,7 +1,7 @@
-"""OmegaConf resolvers used by the Hydra configuration in ``conf/``.
+"""Where the Hydra configuration lives (inside the package) and the resolvers it uses.
 
-Importing this module registers them; the training entry point and the tests do so before
-composing any configuration.
+Importing this module registers the resolvers; the training entry point and the tests do so
+before composing any configuration.
 """
 
 from __future__ import annotations
@@ -10,10 +10,23 @@ import netrc
 import os
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = PROJECT_ROOT / "conf"
+CONFIG_DIR = Path(__file__).resolve().parent / "conf"
+"""The configuration shipped with the package (``train.yaml`` and its groups)."""
+
+
+def working_directory() -> str:
+    """The directory the run was started from: the root of ``data/`` and ``outputs/``.
+
+    Inside a Hydra job this is Hydra's ``runtime.cwd`` (also when ``hydra.job.chdir=true``
+    moved the job into its output directory); elsewhere the current directory. Never the
+    installed package's directory.
+    """
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.cwd)
+    return os.getcwd()
 
 
 def wandb_offline() -> bool:
@@ -36,9 +49,9 @@ def wandb_offline() -> bool:
 
 
 def register_resolvers() -> None:
-    """Register ``ftir_root`` (the project directory) and ``ftir_wandb_offline``."""
-    if not OmegaConf.has_resolver("ftir_root"):
-        OmegaConf.register_new_resolver("ftir_root", lambda: str(PROJECT_ROOT))
+    """Register ``ftir_workdir`` (:func:`working_directory`) and ``ftir_wandb_offline``."""
+    if not OmegaConf.has_resolver("ftir_workdir"):
+        OmegaConf.register_new_resolver("ftir_workdir", working_directory)
     if not OmegaConf.has_resolver("ftir_wandb_offline"):
         OmegaConf.register_new_resolver("ftir_wandb_offline", wandb_offline)
 
