@@ -52,11 +52,11 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from ftir_unmixer.config import CONFIG_DIR
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.models.decoder import PositiveDecoder
 from ftir_unmixer.models.module import FTIRUnmixerModule
-from ftir_unmixer.pipeline import build
+from ftir_unmixer.training.config import CONFIG_DIR
+from ftir_unmixer.training.pipeline import build
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

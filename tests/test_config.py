@@ -4,7 +4,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ftir_unmixer.config import CONFIG_DIR
+from ftir_unmixer.training.config import CONFIG_DIR
 
 GROUP_OPTIONS = [
     (group.name, option.stem)

@@ -13,7 +13,7 @@ from ftir_unmixer.data.patches import PatchGatherer, window_centres
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.results_file import read_results
 from ftir_unmixer.losses import SpectralAngleLoss
-from ftir_unmixer.pipeline import build, run
+from ftir_unmixer.training.pipeline import build, run
 
 
 def test_window_centres_and_gatherer_cover_whole_images_and_crops():

@@ -15,7 +15,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import read_input, write_input
 from ftir_unmixer.io.results_file import read_results
 from ftir_unmixer.models.module import FTIRUnmixerModule
-from ftir_unmixer.pipeline import run
+from ftir_unmixer.training.pipeline import run
 
 TINY = SyntheticConfig(num_tiles=2, tile_rows=12, tile_cols=10, num_bands=60, step=48.2)
 

@@ -12,7 +12,7 @@ from conftest import TINY_RUN, quiet_trainer
 from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.models.module import FTIRUnmixerModule, cosine_factor
-from ftir_unmixer.pipeline import run
+from ftir_unmixer.training.pipeline import run
 
 B, K, P = 12, 3, 3
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_methods.py"

@@ -12,7 +12,7 @@ import pytest
 from conftest import TINY_RUN, TINY_SCENE
 from ftir_unmixer.cli import main as cli
 from ftir_unmixer.io.results_file import read_results
-from ftir_unmixer.pipeline import run
+from ftir_unmixer.training.pipeline import run
 
 TINY_JOB = [
     *TINY_SCENE,

@@ -13,7 +13,6 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
 from ftir_unmixer.cli import main
-from ftir_unmixer.config import CONFIG_DIR
 from ftir_unmixer.data.atmosphere import co2_template
 from ftir_unmixer.data.materials import MATERIALS, material_library, material_spectrum
 from ftir_unmixer.data.synthetic import (
@@ -25,6 +24,7 @@ from ftir_unmixer.data.synthetic import (
 )
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import read_input
+from ftir_unmixer.training.config import CONFIG_DIR
 
 ARTEFACTS_OFF = {
     "atmosphere_co2": 0.0,

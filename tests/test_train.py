@@ -8,7 +8,7 @@ from conftest import TINY_RUN
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.results_file import DIAGNOSTIC_NAMES, read_results
-from ftir_unmixer.pipeline import run
+from ftir_unmixer.training.pipeline import run
 
 
 def _check_contract(path, loss_name):

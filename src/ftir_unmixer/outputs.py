@@ -1,6 +1,6 @@
 """A run's files: ``results.h5``, ``endmembers.csv`` and the PNG figures.
 
-Shared by the CNN (through :class:`ftir_unmixer.callbacks.ResultsWriter`) and the classical
+Shared by the CNN (through :class:`ftir_unmixer.training.callbacks.ResultsWriter`) and the classical
 baselines, so every method writes the same contract and the same figures.
 """
 

@@ -18,8 +18,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from ftir_unmixer.config import CONFIG_DIR
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.training.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def main(cfg: DictConfig) -> float | None:
 
     A failed multirun job returns NaN, which Optuna records as a failed trial.
     """
-    from ftir_unmixer.pipeline import finish_wandb, run
+    from ftir_unmixer.training.pipeline import finish_wandb, run
 
     try:
         return optimized_value(cfg, run(cfg))

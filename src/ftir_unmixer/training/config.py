@@ -13,7 +13,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-CONFIG_DIR = Path(__file__).resolve().parent / "conf"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 """The configuration shipped with the package (``train.yaml`` and its groups)."""
 
 

@@ -21,13 +21,13 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ftir_unmixer.baselines.base import BaseUnmixer
-from ftir_unmixer.callbacks import ResultsWriter
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.library import ReferenceLibrary
-from ftir_unmixer.logging_utils import log_run_end
 from ftir_unmixer.outputs import FIGURE_FILES, finish_run, run_attributes
+from ftir_unmixer.training.callbacks import ResultsWriter
+from ftir_unmixer.training.loggers import log_run_end
 from ftir_unmixer.validation import check_num_endmembers
 
 log = logging.getLogger(__name__)

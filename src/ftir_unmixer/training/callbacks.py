@@ -16,7 +16,6 @@ from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.io.results_file import UnmixingResult
-from ftir_unmixer.logging_utils import figure_array, log_images, log_run_end
 from ftir_unmixer.models.module import CubeUnmixing, FTIRUnmixerModule
 from ftir_unmixer.outputs import (
     FIGURE_FILES,
@@ -25,6 +24,7 @@ from ftir_unmixer.outputs import (
     render_figures,
     run_attributes,
 )
+from ftir_unmixer.training.loggers import figure_array, log_images, log_run_end
 
 log = logging.getLogger(__name__)
 
