@@ -58,8 +58,6 @@ from ftir_unmixer.models.module import FTIRUnmixerModule
 from ftir_unmixer.training.config import CONFIG_DIR
 from ftir_unmixer.training.pipeline import build
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 SWITCHES = ("channels_last", "compile", "fused_adam")
 """The speed switches of ``conf/model/ftir_unmixer.yaml``."""
 
@@ -209,7 +207,7 @@ def build_module(
         cfg.model,
         num_bands=datamodule.num_bands,
         loss_name=cfg.loss.name,
-        band_weights=datamodule.band_weights.weights,
+        band_weights=datamodule.band_weight_estimate.weights,
         **kwargs,
     )
 
@@ -432,7 +430,6 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             text=True,
-            cwd=PROJECT_ROOT,
         )
         self.expect("ready")
 

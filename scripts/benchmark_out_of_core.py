@@ -37,7 +37,6 @@ import numpy as np
 
 from ftir_unmixer.data.synthetic import SyntheticConfig, generate_cross_section
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TILE_ROWS, TILES_ACROSS = 64, 4
 """Mosaic tiles are 64 rows × (4 × 64) columns."""
 
@@ -162,8 +161,8 @@ def main() -> None:
     parser.add_argument("--sample-pixels", type=int, default=50_000)
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--dir", type=Path, default=PROJECT_ROOT / "outputs", help="scratch")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "outputs/bench_big.json")
+    parser.add_argument("--dir", type=Path, default=Path("outputs"), help="scratch")
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench_big.json"))
     parser.add_argument("--set", nargs="*", default=[], help="extra training overrides")
     parser.add_argument("--keep", action="store_true", help="keep the mosaic")
     args = parser.parse_args()

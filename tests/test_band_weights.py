@@ -20,7 +20,6 @@ import pytest
 
 from ftir_unmixer.band_weights import (
     BandWeightConfig,
-    BandWeights,
     estimate_band_weights,
     median_spectrum_roughness,
     neighbour_correlation,
@@ -30,7 +29,6 @@ from ftir_unmixer.band_weights import (
     robust_zscore,
     score_to_weight,
     spatial_flatness,
-    uniform_band_weights,
     window_mask,
 )
 from ftir_unmixer.errors import FTIRUnmixerError
@@ -203,18 +201,6 @@ def test_all_equal_diagnostics_give_zero_scores() -> None:
     bw = estimate_band_weights(data)
     np.testing.assert_allclose(bw.score, 0.0, atol=1e-6)
     assert np.isfinite(bw.weights).all()
-
-
-def test_uniform_weights_keep_or_omit_diagnostics() -> None:
-    bw = estimate_band_weights(Y)
-    sad = bw.with_uniform_weights()
-    np.testing.assert_array_equal(sad.weights, np.ones(5))
-    np.testing.assert_array_equal(sad.score, bw.score)
-    assert bw.weights.min() < 1  # the original is untouched
-    blank = uniform_band_weights(5)
-    assert isinstance(blank, BandWeights)
-    np.testing.assert_array_equal(blank.weights, np.ones(5))
-    assert all(np.isnan(v).all() and v.shape == (5,) for v in blank.diagnostics.values())
 
 
 @pytest.mark.parametrize(

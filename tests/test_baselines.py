@@ -14,7 +14,7 @@ from ftir_unmixer.baselines.mcr_als import MCRALSUnmixer
 from ftir_unmixer.baselines.nmf import NMFUnmixer, to_abundances
 from ftir_unmixer.baselines.vca_fcls import VCAFCLSUnmixer, estimate_snr_db, fcls, vca
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.evaluation.metrics import abundance_rmse, match_endmembers
+from ftir_unmixer.evaluation.ground_truth import abundance_rmse, match_endmembers
 from ftir_unmixer.io.results_file import read_results, write_results
 
 B, K, N = 60, 4, 400

@@ -13,12 +13,12 @@ import scipy.io
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.dpt import read_dpt, read_spectrum_table, read_table
+from ftir_unmixer.io.input_checks import InputWarning, validate_input
 from ftir_unmixer.io.input_file import HyperspectralData
 from ftir_unmixer.io.matlab import read_mat
 from ftir_unmixer.io.numpy_files import read_npy, read_npz
-from ftir_unmixer.io.raw import import_optional
+from ftir_unmixer.io.reader_helpers import import_optional
 from ftir_unmixer.io.readers import detect_format, load_wavenumbers, read_any
-from ftir_unmixer.io.validate import InputWarning, validate_input
 
 RNG = np.random.default_rng(7)
 WN = np.linspace(3800.0, 900.0, 20)

@@ -11,7 +11,7 @@ from ftir_unmixer.evaluation.k_selection import (
     reconstruction_knee,
     run_evidence,
 )
-from ftir_unmixer.evaluation.metrics import spectral_angle
+from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
 
 
 def test_duplicated_endmember_with_correlated_map_is_over_modelling():
@@ -33,7 +33,7 @@ def test_similar_spectra_in_different_places_are_not_duplicates():
     # Two carbonates a few degrees apart (lead white and chalk in the bundled scene) that
     # occupy different layers: anti-correlated maps, so not over-modelling.
     e = np.stack([peak(1400), peak(1410), peak(3000)], axis=1)
-    assert spectral_angle(e[:, 0], e[:, 1]) < 10.0
+    assert spectral_angle_deg(e[:, 0], e[:, 1]) < 10.0
     evidence = run_evidence(fake_result(e, layers(3)))
     assert not evidence.duplicates
     assert not evidence.over_modelled
@@ -64,7 +64,7 @@ def test_map_holding_two_materials_splits_and_a_pure_map_does_not():
     a[10:, :, 1] = 1.0
     splits = map_splits(a, cube)
     assert [s.index for s in splits] == [1]
-    true_angle = spectral_angle(materials[:, 1], materials[:, 2])
+    true_angle = spectral_angle_deg(materials[:, 1], materials[:, 2])
     assert splits[0].angle_deg == pytest.approx(true_angle, abs=1.0)
     assert splits[0].fractions == pytest.approx((0.5, 0.5), abs=0.01)
     assert splits[0].num_pixels == 160

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.losses import SADLoss, SpectralAngleLoss, WSADLoss, build_loss, spectral_angle
+from ftir_unmixer.losses import SADLoss, SpectralAngleLoss, WSADLoss, build_loss, spectral_angle_rad
 
 F64 = torch.float64
 
@@ -27,7 +27,7 @@ def test_two_band_angles_by_hand() -> None:
     # x = [1, 0], x̂ = [−1, 0]: cos = −1 → clamped to −(1 − 1e-7) → π − arccos(1 − 1e-7).
     x = t([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     x_hat = t([[1.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
-    angles = spectral_angle(x, x_hat, dim=1)
+    angles = spectral_angle_rad(x, x_hat, dim=1)
     floor = math.acos(1 - 1e-7)
     torch.testing.assert_close(angles, t([math.pi / 4, math.pi / 2, math.pi - floor]))
 
@@ -36,8 +36,8 @@ def test_weighted_angle_by_hand() -> None:
     # w = [1, √3], x = [1, 1], x̂ = [1, 0]:  w⊙x = [1, √3] (norm 2), w⊙x̂ = [1, 0] (norm 1),
     # cos = 1/2 → 60°, while the unweighted angle is 45°.
     x, x_hat, w = t([[1.0, 1.0]]), t([[1.0, 0.0]]), t([1.0, math.sqrt(3.0)])
-    torch.testing.assert_close(spectral_angle(x, x_hat, w), t([math.pi / 3]))
-    torch.testing.assert_close(spectral_angle(x, x_hat), t([math.pi / 4]))
+    torch.testing.assert_close(spectral_angle_rad(x, x_hat, w), t([math.pi / 3]))
+    torch.testing.assert_close(spectral_angle_rad(x, x_hat), t([math.pi / 4]))
 
 
 def test_identical_and_scaled_spectra_have_zero_angle() -> None:
@@ -45,23 +45,23 @@ def test_identical_and_scaled_spectra_have_zero_angle() -> None:
     # Without ε and clamp margin the angle is 0 up to rounding (≈ sqrt(2·2⁻⁵²) ≈ 2e-8).
     exact = {"eps": 0.0, "clamp": 0.0}
     torch.testing.assert_close(
-        spectral_angle(x, x, **exact), torch.zeros(3, 5, 5, dtype=F64), atol=1e-7, rtol=0
+        spectral_angle_rad(x, x, **exact), torch.zeros(3, 5, 5, dtype=F64), atol=1e-7, rtol=0
     )
     torch.testing.assert_close(
-        spectral_angle(x, 3.5 * x, **exact), torch.zeros(3, 5, 5, dtype=F64), atol=1e-7, rtol=0
+        spectral_angle_rad(x, 3.5 * x, **exact), torch.zeros(3, 5, 5, dtype=F64), atol=1e-7, rtol=0
     )
     # With the default clamp the floor is arccos(1 − 1e-7) ≈ 4.47e-4 rad.
     torch.testing.assert_close(
-        spectral_angle(x, x), torch.full((3, 5, 5), math.acos(1 - 1e-7), dtype=F64)
+        spectral_angle_rad(x, x), torch.full((3, 5, 5), math.acos(1 - 1e-7), dtype=F64)
     )
 
 
 def test_scale_invariance() -> None:
     x, x_hat = patches(0), patches(1)
-    base = spectral_angle(x, x_hat)
-    torch.testing.assert_close(spectral_angle(7.0 * x, 0.25 * x_hat), base)
+    base = spectral_angle_rad(x, x_hat)
+    torch.testing.assert_close(spectral_angle_rad(7.0 * x, 0.25 * x_hat), base)
     w = torch.linspace(0.1, 1.0, 6, dtype=F64)
-    torch.testing.assert_close(spectral_angle(2 * x, x_hat, w), spectral_angle(x, x_hat, w))
+    torch.testing.assert_close(spectral_angle_rad(2 * x, x_hat, w), spectral_angle_rad(x, x_hat, w))
 
 
 def test_orthogonal_patches() -> None:
@@ -69,7 +69,7 @@ def test_orthogonal_patches() -> None:
     x_hat = torch.zeros_like(x)
     x[:, :2], x_hat[:, 2:] = 1.0, 2.0
     torch.testing.assert_close(
-        spectral_angle(x, x_hat), torch.full((2, 3, 3), math.pi / 2, dtype=F64)
+        spectral_angle_rad(x, x_hat), torch.full((2, 3, 3), math.pi / 2, dtype=F64)
     )
 
 
@@ -84,7 +84,7 @@ def test_loss_is_mean_over_every_pixel_of_every_patch() -> None:
     x, x_hat = patches(0), patches(1)
     w = np.linspace(0.2, 1.0, 6)
     loss = WSADLoss(w)(x, x_hat)
-    angles = spectral_angle(x, x_hat, torch.as_tensor(w, dtype=torch.float32))
+    angles = spectral_angle_rad(x, x_hat, torch.as_tensor(w, dtype=torch.float32))
     assert angles.shape == (3, 5, 5)
     assert loss.ndim == 0
     assert loss.item() == pytest.approx(angles.mean().item(), abs=1e-12)
@@ -116,8 +116,8 @@ def test_gradients_are_finite(identical: bool) -> None:
 
 def test_bands_on_last_axis() -> None:
     x, x_hat = patches(0), patches(1)
-    moved = spectral_angle(x.movedim(1, -1), x_hat.movedim(1, -1), dim=-1)
-    torch.testing.assert_close(moved, spectral_angle(x, x_hat))
+    moved = spectral_angle_rad(x.movedim(1, -1), x_hat.movedim(1, -1), dim=-1)
+    torch.testing.assert_close(moved, spectral_angle_rad(x, x_hat))
     loss = SpectralAngleLoss(torch.ones(6), dim=-1)
     assert loss(x.movedim(1, -1), x_hat.movedim(1, -1)).item() == pytest.approx(
         SADLoss()(x, x_hat).item(), abs=1e-12
@@ -161,7 +161,7 @@ def test_invalid_weights_are_rejected(weights: torch.Tensor) -> None:
 
 def test_shape_mismatches_are_rejected() -> None:
     with pytest.raises(ValueError, match="same shape"):
-        spectral_angle(torch.ones(2, 3), torch.ones(2, 4))
+        spectral_angle_rad(torch.ones(2, 3), torch.ones(2, 4))
     with pytest.raises(ValueError, match=r"shape \(6,\)"):
         WSADLoss(torch.ones(5))(patches(0), patches(1))
 

@@ -17,13 +17,15 @@ from ftir_unmixer.evaluation.diagnostics import (
     near_duplicate_pairs,
     replicate_stability,
 )
-from ftir_unmixer.evaluation.metrics import (
+from ftir_unmixer.evaluation.ground_truth import (
     abundance_rmse,
     abundance_rmse_per_pair,
     ground_truth_metrics,
     match_endmembers,
+)
+from ftir_unmixer.evaluation.spectral_angles import (
     pearson_correlation,
-    spectral_angle,
+    spectral_angle_deg,
     spectral_angle_matrix,
 )
 from ftir_unmixer.io.input_file import GroundTruth
@@ -54,19 +56,19 @@ def test_rotation_by_theta_scores_theta():
 
 def test_angle_ignores_positive_scale_and_zero_vector_is_90():
     x = np.array([1.0, 2.0, 3.0])
-    assert spectral_angle(x, 4.5 * x) == pytest.approx(0.0, abs=1e-6)
-    assert spectral_angle(x, -x) == pytest.approx(180.0)
-    assert spectral_angle(x, np.zeros(3)) == pytest.approx(90.0)
+    assert spectral_angle_deg(x, 4.5 * x) == pytest.approx(0.0, abs=1e-6)
+    assert spectral_angle_deg(x, -x) == pytest.approx(180.0)
+    assert spectral_angle_deg(x, np.zeros(3)) == pytest.approx(90.0)
 
 
 def test_band_mask_and_weights():
     x = np.array([1.0, 0.0, 5.0])
     y = np.array([1.0, 1.0, -7.0])
-    assert spectral_angle(x, y, band_mask=[True, True, False]) == pytest.approx(45.0)
+    assert spectral_angle_deg(x, y, band_mask=[True, True, False]) == pytest.approx(45.0)
     # a zero weight drops the band, like the mask
-    assert spectral_angle(x, y, weights=[1.0, 1.0, 0.0]) == pytest.approx(45.0)
+    assert spectral_angle_deg(x, y, weights=[1.0, 1.0, 0.0]) == pytest.approx(45.0)
     # weights scale components before the angle: (1, 0) vs (1, 2) after w = (1, 2)
-    assert spectral_angle(x[:2], y[:2], weights=[1.0, 2.0]) == pytest.approx(
+    assert spectral_angle_deg(x[:2], y[:2], weights=[1.0, 2.0]) == pytest.approx(
         math.degrees(math.atan(2.0))
     )
 
@@ -220,7 +222,7 @@ def test_near_duplicates_with_map_correlation():
     A = np.array([[0.6, 0.0, 0.4], [0.0, 0.6, 0.4], [0.3, 0.3, 0.4], [0.5, 0.1, 0.4]])
     pairs = near_duplicate_pairs(E, A, threshold_deg=10.0)
     assert [(p.first, p.second) for p in pairs] == [(0, 1)]
-    assert pairs[0].angle_deg == pytest.approx(spectral_angle(E[:, 0], E[:, 1]))
+    assert pairs[0].angle_deg == pytest.approx(spectral_angle_deg(E[:, 0], E[:, 1]))
     assert pairs[0].map_correlation == pytest.approx(np.corrcoef(A[:, 0], A[:, 1])[0, 1])
 
 
@@ -267,7 +269,7 @@ def test_ground_truth_free_diagnostics_keys(truth):
 
 
 def test_window_residual_by_hand():
-    from ftir_unmixer.evaluation.metrics import window_residual
+    from ftir_unmixer.evaluation.ground_truth import window_residual
 
     # true t = [1, 1, 1, 1]; estimate e = 2·t except +2 in band 3 (the "window").
     t = np.array([[1.0, 1.0, 1.0, 1.0]])

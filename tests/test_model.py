@@ -143,7 +143,7 @@ def _patches(n=6):
 
 
 def test_batch_loss_is_the_mean_weighted_angle_over_every_pixel():
-    from ftir_unmixer.losses import spectral_angle
+    from ftir_unmixer.losses import spectral_angle_rad
 
     torch.manual_seed(0)
     weights = torch.rand(B)
@@ -151,7 +151,7 @@ def test_batch_loss_is_the_mean_weighted_angle_over_every_pixel():
         num_bands=B, num_endmembers=K, hidden_channels=8, band_weights=weights
     ).eval()
     x = _patches()
-    expected = spectral_angle(x, module(x)[0], weights, dim=1).mean()
+    expected = spectral_angle_rad(x, module(x)[0], weights, dim=1).mean()
     torch.testing.assert_close(module.batch_loss(x), expected)
 
 

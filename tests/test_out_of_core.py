@@ -77,7 +77,9 @@ def test_full_sample_reproduces_the_in_memory_setup(three_tiles):
     np.testing.assert_array_equal(disk.data.mask, memory.data.mask)
     np.testing.assert_array_equal(disk.centres, memory.centres)
     np.testing.assert_array_equal(disk.normalizer.lo_, memory.normalizer.lo_)
-    np.testing.assert_allclose(disk.band_weights.weights, memory.band_weights.weights)
+    np.testing.assert_allclose(
+        disk.band_weight_estimate.weights, memory.band_weight_estimate.weights
+    )
     np.testing.assert_allclose(disk.source.rows(0, 16), memory.data.cube, rtol=1e-6)
     centres = torch.from_numpy(memory.centres[[0, 5, 17]])
     np.testing.assert_allclose(

@@ -9,7 +9,7 @@ import yaml
 from fake_results import WAVENUMBERS, fake_result, layers, peak
 from ftir_unmixer.cli import main as cli
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.evaluation.metrics import spectral_angle
+from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
 from ftir_unmixer.io.input_file import read_input
 from ftir_unmixer.io.results_file import write_results
 from ftir_unmixer.report import collect_jobs, swept_keys, write_report
@@ -182,7 +182,7 @@ def test_report_split_test_reads_the_input_cube(tmp_path):
     assert "split test skipped" not in markdown
     # Map 1 holds the whole stratigraphy: resin, crust, paint and ground: it splits.
     assert "map 1 splits into two spectral clusters" in markdown
-    assert spectral_angle(data.cube[0, 0], data.cube[-1, -1]) > 10.0
+    assert spectral_angle_deg(data.cube[0, 0], data.cube[-1, -1]) > 10.0
 
 
 def test_report_on_a_directory_without_jobs(tmp_path):

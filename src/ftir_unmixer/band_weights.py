@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -39,7 +39,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 
 __all__ = [
     "BandWeightConfig",
-    "BandWeights",
+    "BandWeightEstimate",
     "estimate_band_weights",
     "median_spectrum_roughness",
     "neighbour_correlation",
@@ -49,7 +49,6 @@ __all__ = [
     "robust_zscore",
     "score_to_weight",
     "spatial_flatness",
-    "uniform_band_weights",
     "window_mask",
 ]
 
@@ -506,7 +505,7 @@ class BandWeightConfig:
 
 
 @dataclass(frozen=True)
-class BandWeights:
+class BandWeightEstimate:
     """Band weights and the diagnostics they came from; all arrays ``(B,)`` float64.
 
     The field names match the results contract (``band_weights`` and
@@ -536,29 +535,6 @@ class BandWeights:
             "flatness": self.flatness,
             "score": self.score,
         }
-
-    def with_uniform_weights(self) -> BandWeights:
-        """Return the same diagnostics with all weights 1, for a SAD run (WSAD with w = 1)."""
-        return replace(self, weights=np.ones_like(self.weights))
-
-
-def uniform_band_weights(num_bands: int) -> BandWeights:
-    """All-one weights for ``num_bands`` bands without any diagnostics (stored as NaN).
-
-    Use it where no cube is at hand; a SAD run that has the cube should prefer
-    ``estimate_band_weights(Y, ...).with_uniform_weights()`` to keep the diagnostics.
-
-    Args:
-        num_bands: B ≥ 1.
-
-    Returns:
-        Weights of 1 and diagnostics of NaN ("not computed").
-
-    """
-    if num_bands < 1:
-        raise ValueError(f"num_bands must be ≥ 1, got {num_bands}.")
-    missing = np.full(num_bands, np.nan)
-    return BandWeights(np.ones(num_bands), missing, missing.copy(), missing.copy(), missing.copy())
 
 
 def _check_cube(Y: ArrayLike) -> np.ndarray:
@@ -606,7 +582,7 @@ def estimate_band_weights(
     wavenumbers: ArrayLike | None = None,
     config: BandWeightConfig | None = None,
     tiles: ArrayLike | None = None,
-) -> BandWeights:
+) -> BandWeightEstimate:
     r"""Estimate the band-reliability weights of a cube (Eq. 8–13 and bad windows).
 
     Pipeline: :func:`robust_standardize` → :func:`neighbour_correlation` →
@@ -649,4 +625,4 @@ def estimate_band_weights(
 
     if config.bad_windows:
         weights[_bad_window_mask(wavenumbers, config.bad_windows, Y.shape[1])] = 0.0
-    return BandWeights(weights, corr_deficit, roughness, flatness, score)
+    return BandWeightEstimate(weights, corr_deficit, roughness, flatness, score)

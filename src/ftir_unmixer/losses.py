@@ -25,13 +25,13 @@ from torch import Tensor, nn
 
 from ftir_unmixer.errors import FTIRUnmixerError
 
-__all__ = ["SADLoss", "SpectralAngleLoss", "WSADLoss", "build_loss", "spectral_angle"]
+__all__ = ["SADLoss", "SpectralAngleLoss", "WSADLoss", "build_loss", "spectral_angle_rad"]
 
 LOSS_NAMES = ("sad", "wsad")
 """Values of the config key ``loss.name``."""
 
 
-def spectral_angle(
+def spectral_angle_rad(
     x: Tensor,
     x_hat: Tensor,
     weights: Tensor | None = None,
@@ -39,7 +39,10 @@ def spectral_angle(
     eps: float = 1e-8,
     clamp: float = 1e-7,
 ) -> Tensor:
-    r"""Per-pixel (weighted) spectral angle in radians (Eq. 6).
+    r"""Per-pixel (weighted) spectral angle in radians (Eq. 6), the loss's angle in torch.
+
+    Unlike :func:`ftir_unmixer.evaluation.spectral_angles.spectral_angle_deg` (NumPy, degrees,
+    last axis, for scoring), it takes any band axis, keeps gradients and clamps the cosine.
 
     .. math::
 
@@ -106,7 +109,7 @@ class SpectralAngleLoss(nn.Module):
         eps: float = 1e-8,
         clamp: float = 1e-7,
     ) -> None:
-        """Hold the band weights and the settings of :func:`spectral_angle`.
+        """Hold the band weights and the settings of :func:`spectral_angle_rad`.
 
         Args:
             weights: ``(B,)`` finite non-negative band weights, not all zero; ``None`` for SAD.
@@ -142,7 +145,7 @@ class SpectralAngleLoss(nn.Module):
             A scalar tensor (float32, or float64 for float64 inputs).
 
         """
-        angles = spectral_angle(x, x_hat, self.weights, self.dim, self.eps, self.clamp)
+        angles = spectral_angle_rad(x, x_hat, self.weights, self.dim, self.eps, self.clamp)
         if mask is None:
             return angles.mean()
         mask = mask.to(angles.dtype)

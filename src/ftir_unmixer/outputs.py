@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ftir_unmixer import __version__
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.library import ReferenceLibrary
-from ftir_unmixer.evaluation.run_metrics import RunEvaluation, evaluate_run
+from ftir_unmixer.evaluation.run_evaluation import RunEvaluation, evaluate_run
 from ftir_unmixer.io.input_file import HyperspectralData
 from ftir_unmixer.io.results_file import UnmixingResult, write_endmembers_csv, write_results
 from ftir_unmixer.plots import (

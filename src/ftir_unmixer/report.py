@@ -38,13 +38,13 @@ from matplotlib.figure import Figure
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import replicate_stability
+from ftir_unmixer.evaluation.ground_truth import ATMOSPHERIC_WINDOWS, match_endmembers, metric_name
 from ftir_unmixer.evaluation.k_selection import (
     KRecommendation,
     RunEvidence,
     recommend_k,
     run_evidence,
 )
-from ftir_unmixer.evaluation.metrics import ATMOSPHERIC_WINDOWS, match_endmembers, metric_name
 from ftir_unmixer.io.input_file import read_input
 from ftir_unmixer.io.results_file import UnmixingResult, read_results
 from ftir_unmixer.outputs import RESULTS_FILE

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 
 from ftir_unmixer import __version__
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.evaluation.metrics import spectral_angle
+from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
 from ftir_unmixer.io.results_file import DIAGNOSTIC_NAMES, UnmixingResult
 
 __all__ = ["BaseUnmixer", "check_data", "sum_to_one"]
@@ -112,7 +112,7 @@ class BaseUnmixer(BaseEstimator, ABC):
         self.endmembers_ = endmembers
         self.abundances_ = abundances
         self.reconstruction_ = abundances @ endmembers.T
-        self.reconstruction_error_ = np.radians(spectral_angle(data, self.reconstruction_))
+        self.reconstruction_error_ = np.radians(spectral_angle_deg(data, self.reconstruction_))
         return self
 
     def fit_transform(self, X: ArrayLike, y: object = None) -> np.ndarray:

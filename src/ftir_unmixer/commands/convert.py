@@ -122,9 +122,9 @@ def run(args: argparse.Namespace) -> int:
     from ftir_unmixer import __version__
     from ftir_unmixer.commands.info import describe_axis
     from ftir_unmixer.errors import FTIRUnmixerError
+    from ftir_unmixer.io.input_checks import validate_input
     from ftir_unmixer.io.input_file import write_input
     from ftir_unmixer.io.readers import detect_format, read_any
-    from ftir_unmixer.io.validate import validate_input
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)

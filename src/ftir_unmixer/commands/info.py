@@ -53,7 +53,7 @@ def describe(data: HyperspectralData) -> list[str]:
     """
     import numpy as np
 
-    from ftir_unmixer.io.validate import constant_bands
+    from ftir_unmixer.io.input_checks import constant_bands
 
     height, width, bands = data.shape
     total = height * width

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ftir_unmixer.band_weights import BandWeightConfig, BandWeights, estimate_band_weights
+from ftir_unmixer.band_weights import BandWeightConfig, BandWeightEstimate, estimate_band_weights
 from ftir_unmixer.data.out_of_core import DiskPatchReader, PreprocessedRows, scan_cube
 from ftir_unmixer.data.patches import (
     CentreDataset,
@@ -34,8 +34,8 @@ from ftir_unmixer.data.preprocessing import (
 )
 from ftir_unmixer.data.synthetic import SyntheticConfig, write_synthetic
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.input_checks import mask_bad_pixels, validate_input
 from ftir_unmixer.io.input_file import HyperspectralData, read_input
-from ftir_unmixer.io.validate import mask_bad_pixels, validate_input
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class FTIRDataModule(L.LightningDataModule):
             authors' script).
         max_bad_fraction: largest tolerated fraction of masked pixels.
         seed: the run's seed; the centre draws derive from it.
-        band_weights: settings of Eq. 11–13 (``loss.band_weights``).
+        band_weight_config: settings of Eq. 11–13 (``loss.band_weights``).
         synthetic: generator settings for the bundled scene (used when ``path`` is None).
         data_dir: where the bundled scene is cached.
         num_workers: DataLoader workers (0: batches are cheap index tensors; out of core,
@@ -118,7 +118,7 @@ class FTIRDataModule(L.LightningDataModule):
         resample_each_epoch: bool = True,
         max_bad_fraction: float = 0.5,
         seed: int = 42,
-        band_weights: BandWeightConfig | Mapping | None = None,
+        band_weight_config: BandWeightConfig | Mapping | None = None,
         synthetic: SyntheticConfig | None = None,
         data_dir: str | os.PathLike[str] = "data",
         num_workers: int = 0,
@@ -166,8 +166,8 @@ class FTIRDataModule(L.LightningDataModule):
                 "data.path is null and no synthetic scene is configured; set data.path to "
                 "your input HDF5 file."
             )
-        if isinstance(band_weights, Mapping):
-            band_weights = BandWeightConfig.from_mapping(band_weights)
+        if isinstance(band_weight_config, Mapping):
+            band_weight_config = BandWeightConfig.from_mapping(band_weight_config)
         self.path = Path(path) if path is not None else None
         self.normalization = normalization
         self.crop = list(crop) if crop is not None else None
@@ -184,7 +184,7 @@ class FTIRDataModule(L.LightningDataModule):
         self.resample_each_epoch = resample_each_epoch
         self.max_bad_fraction = max_bad_fraction
         self.seed = seed
-        self.band_weight_config = band_weights or BandWeightConfig()
+        self.band_weight_config = band_weight_config or BandWeightConfig()
         self.synthetic = synthetic
         self.data_dir = Path(data_dir)
         self.num_workers = num_workers
@@ -196,7 +196,7 @@ class FTIRDataModule(L.LightningDataModule):
         self.mask_gatherer: PatchGatherer | None = None
         self.data: HyperspectralData | None = None
         self.normalizer: Normalizer | None = None
-        self.band_weights: BandWeights | None = None
+        self.band_weight_estimate: BandWeightEstimate | None = None
         self.cube: torch.Tensor | None = None
         self.centres: np.ndarray | None = None
         self.gatherer: PatchGatherer | None = None
@@ -266,7 +266,7 @@ class FTIRDataModule(L.LightningDataModule):
         self.normalizer = make_normalizer(self.normalization).fit(pixels)
         normalised = self.normalizer.transform(pixels)
         tile_of_row = np.repeat(np.arange(len(data.tile_rows)), data.tile_rows)
-        self.band_weights = estimate_band_weights(
+        self.band_weight_estimate = estimate_band_weights(
             normalised,
             data.wavenumbers,
             self.band_weight_config,

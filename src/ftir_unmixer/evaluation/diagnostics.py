@@ -30,13 +30,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.evaluation.metrics import (
-    match_endmembers,
+from ftir_unmixer.evaluation.ground_truth import match_endmembers
+from ftir_unmixer.evaluation.pixels import pixel_chunks, valid_pixels
+from ftir_unmixer.evaluation.spectral_angles import (
     pearson_correlation,
-    pixel_chunks,
-    spectral_angle,
+    spectral_angle_deg,
     spectral_angle_matrix,
-    valid_pixels,
 )
 
 __all__ = [
@@ -192,7 +191,8 @@ def replicate_stability(
 ) -> float:
     """Mean matched angle between the endmembers of replicate runs (e.g. different seeds).
 
-    Every pair of runs is matched with :func:`~ftir_unmixer.evaluation.metrics.match_endmembers`
+    Every pair of runs is matched with
+    :func:`~ftir_unmixer.evaluation.ground_truth.match_endmembers`
     (rectangular if their K differ); the result is the mean over run pairs of the mean
     matched angle. 0° means every run found the same spectra up to scale and order.
 
@@ -266,10 +266,10 @@ class ReconstructionSums:
             self.hat_sum = np.zeros(x.shape[-1])
         for rows in pixel_chunks(len(x)):
             xb, hb = x[rows].astype(np.float64), x_hat[rows].astype(np.float64)
-            angles = spectral_angle(xb, hb)
+            angles = spectral_angle_deg(xb, hb)
             weighted = angles
             if band_weights is not None:
-                weighted = spectral_angle(xb, hb, weights=band_weights)
+                weighted = spectral_angle_deg(xb, hb, weights=band_weights)
             self.angle_sum += float(np.sum(angles))
             self.weighted_angle_sum += float(np.sum(weighted))
             self.x_power += float(np.sum(xb * xb))

@@ -52,7 +52,8 @@ from ftir_unmixer.evaluation.diagnostics import (
     empty_maps,
     near_duplicate_pairs,
 )
-from ftir_unmixer.evaluation.metrics import spectral_angle, valid_pixels
+from ftir_unmixer.evaluation.pixels import valid_pixels
+from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
 from ftir_unmixer.io.results_file import UnmixingResult
 
 __all__ = [
@@ -208,7 +209,7 @@ def map_splits(
         if fractions.min() < min_cluster_fraction:
             continue
         means = [spectra[labels == c].mean(axis=0) for c in (0, 1)]
-        angle = float(spectral_angle(means[0], means[1]))
+        angle = float(spectral_angle_deg(means[0], means[1]))
         if angle > split_angle_deg:
             splits.append(
                 MapSplit(k, angle, (float(fractions[0]), float(fractions[1])), pixels.size)

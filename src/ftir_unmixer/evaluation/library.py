@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ftir_unmixer.errors import FTIRUnmixerError
-from ftir_unmixer.evaluation.metrics import pearson_correlation, spectral_angle
+from ftir_unmixer.evaluation.spectral_angles import pearson_correlation, spectral_angle_deg
 from ftir_unmixer.io.dpt import read_spectrum_table
 
 __all__ = [
@@ -277,7 +277,7 @@ def identify(
         num_bands = int(bands.sum())
         if num_bands < min_bands:
             continue
-        angles = spectral_angle(E.T, ref, band_mask=bands, weights=weights)
+        angles = spectral_angle_deg(E.T, ref, band_mask=bands, weights=weights)
         correlations = pearson_correlation(E.T, ref, band_mask=bands, weights=weights)
         for k in range(E.shape[1]):
             scores[k].append(Candidate(name, float(angles[k]), float(correlations[k]), num_bands))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData
-from ftir_unmixer.io.raw import PathLike, import_optional, library_errors, make_data
+from ftir_unmixer.io.reader_helpers import PathLike, import_optional, library_errors, make_data
 
 MOSAIC_SUFFIXES = (".dmt", ".dms")
 

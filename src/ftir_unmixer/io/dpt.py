@@ -19,7 +19,7 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData, check_wavenumbers
-from ftir_unmixer.io.raw import PathLike, make_data, map_geometry, spectra_to_cube
+from ftir_unmixer.io.reader_helpers import PathLike, make_data, map_geometry, spectra_to_cube
 
 _SEPARATORS = ("\t", ";", ",")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData
-from ftir_unmixer.io.raw import PathLike, import_optional, library_errors, make_data
+from ftir_unmixer.io.reader_helpers import PathLike, import_optional, library_errors, make_data
 
 _WAVENUMBER_UNITS = {"wavenumber", "wavenumbers", "cm-1", "cm^-1", "1/cm", "cm⁻¹"}
 #: Factor f such that wavenumber [cm⁻¹] = f / wavelength.

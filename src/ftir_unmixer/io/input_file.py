@@ -51,7 +51,7 @@ class HyperspectralData:
     """A stacked hyperspectral cube read from the input contract.
 
     Instrument-file readers (``ftir_unmixer.io.readers``) return the same structure, holding
-    the cube as the file has it, before ``ftir_unmixer.io.validate`` checks it.
+    the cube as the file has it, before ``ftir_unmixer.io.input_checks`` checks it.
 
     Attributes:
         cube: ``(H, W, B)`` float32 cube, tiles stacked along the depth (row) axis (a

@@ -21,7 +21,13 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import GroundTruth, HyperspectralData
-from ftir_unmixer.io.raw import PathLike, library_errors, make_data, map_geometry, spectra_to_cube
+from ftir_unmixer.io.reader_helpers import (
+    PathLike,
+    library_errors,
+    make_data,
+    map_geometry,
+    spectra_to_cube,
+)
 
 _AXIS_KEYS = ("wavenumbers", "wavenumber", "wn", "wavelengths", "wavelength")
 

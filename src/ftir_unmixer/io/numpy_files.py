@@ -14,7 +14,7 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData
-from ftir_unmixer.io.raw import PathLike, library_errors, make_data
+from ftir_unmixer.io.reader_helpers import PathLike, library_errors, make_data
 
 
 def _check_cube(cube: np.ndarray, path: Path, name: str) -> np.ndarray:

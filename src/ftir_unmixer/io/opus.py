@@ -13,7 +13,7 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_file import HyperspectralData
-from ftir_unmixer.io.raw import (
+from ftir_unmixer.io.reader_helpers import (
     PathLike,
     import_optional,
     library_errors,

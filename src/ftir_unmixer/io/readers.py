@@ -4,7 +4,7 @@
 that apply to that format (and refuses the others), supplies the axis from ``wavenumbers``
 when the file has none, splits each file into tiles of ``tile_rows`` rows if asked, and
 stacks several files along the rows, one file after another. Values are not checked here;
-:func:`ftir_unmixer.io.validate.validate_input` does that before conversion.
+:func:`ftir_unmixer.io.input_checks.validate_input` does that before conversion.
 
 =========  ============================================  ======================
 format     extensions                                    options
@@ -39,7 +39,7 @@ from ftir_unmixer.io.input_file import HyperspectralData, read_input
 from ftir_unmixer.io.matlab import read_mat
 from ftir_unmixer.io.numpy_files import read_npy, read_npz
 from ftir_unmixer.io.opus import read_opus
-from ftir_unmixer.io.raw import PathLike
+from ftir_unmixer.io.reader_helpers import PathLike
 
 _READERS: dict[str, tuple[Callable[..., HyperspectralData], frozenset[str]]] = {
     "dpt": (read_dpt, frozenset({"rows", "cols"})),

@@ -16,13 +16,12 @@ from tqdm.auto import tqdm
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.io.disk_cube import row_blocks, rows_per_block
-from ftir_unmixer.losses import SpectralAngleLoss, spectral_angle
+from ftir_unmixer.losses import LOSS_NAMES, SpectralAngleLoss, spectral_angle_rad
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
 from ftir_unmixer.models.initialisation import check_initialisation, initial_endmembers
-from ftir_unmixer.validation import check_num_endmembers
+from ftir_unmixer.unmixing import check_num_endmembers
 
-LOSS_NAMES = ("sad", "wsad")
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 """A training batch: ``(N, B, p, p)`` patches, or ``(windows, pixel mask)`` in full-image mode."""
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -387,7 +386,7 @@ class FTIRUnmixerModule(L.LightningModule):
             own = slice(start - lo, stop - lo)
             x, reconstruction = x[0, :, own], reconstruction[0, :, own]
             abundances[start:stop] = block_abundances[0, :, own].permute(1, 2, 0).cpu().numpy()
-            angle[start:stop] = spectral_angle(x, reconstruction, dim=0).cpu().numpy()
+            angle[start:stop] = spectral_angle_rad(x, reconstruction, dim=0).cpu().numpy()
             valid = mask[start:stop]
             sums.add(
                 x.permute(1, 2, 0).cpu().numpy()[valid],

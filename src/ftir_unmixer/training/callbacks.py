@@ -63,7 +63,7 @@ def unmixing_result(
         endmembers_model=unmixed.endmembers_model,
         wavenumbers=dm.data.wavenumbers,
         band_weights=used,
-        band_diagnostics=dm.band_weights.diagnostics,
+        band_diagnostics=dm.band_weight_estimate.diagnostics,
         reconstruction_error=np.where(dm.data.mask, unmixed.reconstruction_angle, np.nan),
         attrs=attrs or {},
     )

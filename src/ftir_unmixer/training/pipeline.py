@@ -28,7 +28,7 @@ from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.outputs import FIGURE_FILES, finish_run, run_attributes
 from ftir_unmixer.training.callbacks import ResultsWriter
 from ftir_unmixer.training.loggers import log_run_end
-from ftir_unmixer.validation import check_num_endmembers
+from ftir_unmixer.unmixing import check_num_endmembers
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def fit_network(
         cfg.model,
         num_bands=datamodule.num_bands,
         loss_name=cfg.loss.name,
-        band_weights=datamodule.band_weights.weights,
+        band_weights=datamodule.band_weight_estimate.weights,
     )
     if not cfg.get("ckpt_path"):
         module.initialise_endmembers(datamodule.valid_pixels(), datamodule.seed)
@@ -117,7 +117,7 @@ def fit_baseline(
         ),
     )
     result.endmembers = datamodule.normalizer.endmembers_to_input(estimator.endmembers_)
-    result.band_diagnostics = datamodule.band_weights.diagnostics
+    result.band_diagnostics = datamodule.band_weight_estimate.diagnostics
     result.reconstruction_error = np.where(
         datamodule.data.mask, result.reconstruction_error, np.nan
     )

@@ -5,7 +5,7 @@ cube exactly as the file has it: ``(H, W, B)`` float32; the wavenumber axis in t
 order (empty if the file has none); the tiles the file defines (one unless it is a mosaic);
 an all-True mask unless the file carries one; and the root attributes ``format``, ``units``,
 ``source`` and ``notes`` (what the reader assumed or converted). Nothing is validated here
-beyond what is needed to build the cube: :mod:`ftir_unmixer.io.validate` checks the values.
+beyond what is needed to build the cube: :mod:`ftir_unmixer.io.input_checks` checks the values.
 
 Only NumPy is imported here; optional format libraries are imported by
 :func:`import_optional` inside the reader that needs them.

@@ -1,24 +1,11 @@
-r"""Ground-truth metrics: spectral angles, endmember matching, abundance RMSE and SRE.
+r"""Scores against the ground truth of a synthetic scene: endmember matching, angles, RMSE.
 
-The spectral angle between two spectra :math:`\mathbf x, \mathbf y \in \mathbb R^B`, optionally
-restricted to a set of bands :math:`\mathcal S` and weighted by :math:`\mathbf w` as in Eq. 6 of
-the paper, is
-
-.. math::
-
-    \theta(\mathbf x, \mathbf y) = \arccos \frac{\sum_{b \in \mathcal S} w_b^2 x_b y_b}
-        {\sqrt{\sum_{b \in \mathcal S} w_b^2 x_b^2} \sqrt{\sum_{b \in \mathcal S} w_b^2 y_b^2}}
-
-in degrees. It ignores positive scale, so an endmember recovered up to a factor scores 0°. A
-zero vector has no direction; its angle to anything is reported as 90° (cosine 0). This module
-holds the one implementation of it; :mod:`~ftir_unmixer.evaluation.diagnostics` and
-:mod:`~ftir_unmixer.evaluation.library` use it too.
-
-Estimated endmembers are paired with true ones by the Hungarian algorithm on the angle matrix
-(:func:`match_endmembers`); with :math:`K \ne M` the assignment is rectangular and the
-:math:`|K - M|` leftovers are reported as unmatched. :func:`ground_truth_metrics` then scores the
-matched pairs over all bands and over the "clean" bands, those outside the known atmospheric
-windows (:data:`ATMOSPHERIC_WINDOWS`) and any user bad windows.
+Estimated endmembers are paired with true ones by the Hungarian algorithm on the matrix of
+spectral angles (:func:`match_endmembers`); with :math:`K \ne M` the assignment is rectangular
+and the :math:`|K - M|` leftovers are reported as unmatched. :func:`ground_truth_metrics` then
+scores the matched pairs over all bands and over the "clean" bands, those outside the known
+atmospheric windows (:data:`ATMOSPHERIC_WINDOWS`) and any user bad windows, and pairs the
+abundance maps for their RMSE.
 """
 
 from __future__ import annotations
@@ -34,6 +21,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ftir_unmixer.band_weights import window_mask
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.pixels import valid_pixels
+from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg, spectral_angle_matrix
 from ftir_unmixer.io.input_file import GroundTruth
 
 __all__ = [
@@ -44,11 +33,6 @@ __all__ = [
     "ground_truth_metrics",
     "match_endmembers",
     "metric_name",
-    "pearson_correlation",
-    "pixel_chunks",
-    "spectral_angle",
-    "spectral_angle_matrix",
-    "valid_pixels",
     "window_residual",
 ]
 
@@ -58,7 +42,7 @@ ATMOSPHERIC_WINDOWS: tuple[tuple[float, float], ...] = (
     (3500.0, 3900.0),
 )
 """Wavenumber ranges (cm⁻¹) of atmospheric residuals in ATR-FTIR data: the CO₂ ν3 doublet and
-the water-vapour bend and stretch lines (``shared/domain/atr-ftir-cross-sections.md`` §3)."""
+the water-vapour bend and stretch lines (docs/method.md, "The synthetic cross-section")."""
 
 CO2_WINDOW: tuple[float, float] = ATMOSPHERIC_WINDOWS[0]
 """The CO₂ doublet window, where the painting materials absorb (almost) nothing: a residual
@@ -73,110 +57,6 @@ class EndmembersAndAbundances(Protocol):
 
     endmembers: np.ndarray
     abundances: np.ndarray
-
-
-def _select(x: ArrayLike, band_mask: ArrayLike | None, weights: ArrayLike | None) -> np.ndarray:
-    """Weight (``w ⊙ x``) then keep the masked bands along the last axis, in float64."""
-    x = np.asarray(x, dtype=np.float64)
-    if weights is not None:
-        x = x * np.asarray(weights, dtype=np.float64)
-    if band_mask is not None:
-        x = x[..., np.asarray(band_mask, dtype=bool)]
-    return x
-
-
-def _cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Cosine of broadcast pairs along the last axis; 0 where either vector is zero."""
-    dot = np.einsum("...b,...b->...", x, y)
-    norms = np.sqrt(np.einsum("...b,...b->...", x, x) * np.einsum("...b,...b->...", y, y))
-    return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
-
-
-def spectral_angle(
-    x: ArrayLike,
-    y: ArrayLike,
-    band_mask: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
-) -> np.ndarray:
-    r"""Spectral angle in degrees between spectra paired along the last axis.
-
-    Leading axes broadcast, so ``spectral_angle(X, X_hat)`` with ``(N, B)`` arrays gives the
-    ``N`` per-pixel angles and ``(K, 1, B)`` against ``(1, M, B)`` gives a ``(K, M)`` matrix.
-
-    Args:
-        x: ``(..., B)`` spectra.
-        y: ``(..., B)`` spectra, broadcastable against ``x``.
-        band_mask: ``(B,)`` bool, the bands to use (all by default).
-        weights: ``(B,)`` band weights :math:`\mathbf w` of Eq. 6 (none by default).
-
-    Returns:
-        Angles in degrees in ``[0, 180]``; 90 where either spectrum is zero on the used bands.
-
-    """
-    cos = _cosine(_select(x, band_mask, weights), _select(y, band_mask, weights))
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
-def pearson_correlation(
-    x: ArrayLike,
-    y: ArrayLike,
-    band_mask: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
-) -> np.ndarray:
-    r"""Pearson correlation between vectors paired along the last axis.
-
-    The vectors are selected and weighted as in :func:`spectral_angle`, then centred:
-    :math:`r = \cos\theta(\mathbf x - \bar x, \mathbf y - \bar y)`. Unlike the angle it ignores
-    a constant offset (a baseline) as well as the scale.
-
-    Args:
-        x: ``(..., B)`` vectors.
-        y: ``(..., B)`` vectors, broadcastable against ``x``.
-        band_mask: ``(B,)`` bool, the entries to use.
-        weights: ``(B,)`` weights applied before centring.
-
-    Returns:
-        Correlations in ``[-1, 1]``; 0 where either vector is constant.
-
-    """
-    xs = _select(x, band_mask, weights)
-    ys = _select(y, band_mask, weights)
-    return _cosine(xs - xs.mean(axis=-1, keepdims=True), ys - ys.mean(axis=-1, keepdims=True))
-
-
-def _check_bands(a: np.ndarray, b: np.ndarray, what: str) -> None:
-    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
-        raise FTIRUnmixerError(
-            f"{what}: shapes {a.shape} and {b.shape} are not two (bands, components) matrices "
-            "on the same band axis; compare spectra sampled on the same wavenumbers."
-        )
-
-
-def spectral_angle_matrix(
-    E_est: ArrayLike,
-    E_true: ArrayLike,
-    band_mask: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
-) -> np.ndarray:
-    """Angles between every estimated and every true endmember.
-
-    Args:
-        E_est: ``(B, K)`` estimated endmembers (columns).
-        E_true: ``(B, M)`` reference endmembers (columns).
-        band_mask: ``(B,)`` bool, the bands to use.
-        weights: ``(B,)`` band weights.
-
-    Returns:
-        ``(K, M)`` angles in degrees.
-
-    Raises:
-        FTIRUnmixerError: if the two matrices do not share the band axis.
-
-    """
-    E_est = np.asarray(E_est, dtype=np.float64)
-    E_true = np.asarray(E_true, dtype=np.float64)
-    _check_bands(E_est, E_true, "spectral angle matrix")
-    return spectral_angle(E_est.T[:, None, :], E_true.T[None, :, :], band_mask, weights)
 
 
 @dataclass(frozen=True)
@@ -258,44 +138,6 @@ def match_endmembers(
         unmatched_est=tuple(sorted(set(range(num_est)) - set(rows.tolist()))),
         unmatched_true=tuple(sorted(set(range(num_true)) - set(cols.tolist()))),
     )
-
-
-PIXEL_CHUNK = 4096
-"""Pixels per block in reductions over a whole cube: float64 temporaries stay small."""
-
-
-def pixel_chunks(num_pixels: int) -> list[slice]:
-    """Consecutive slices of at most :data:`PIXEL_CHUNK` pixels covering ``range(num_pixels)``."""
-    return [slice(i, i + PIXEL_CHUNK) for i in range(0, num_pixels, PIXEL_CHUNK)]
-
-
-def valid_pixels(array: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
-    """Flatten ``(..., C)`` to ``(n, C)``, keeping the pixels where ``mask`` is True.
-
-    Args:
-        array: ``(H, W, C)`` or ``(N, C)`` per-pixel vectors.
-        mask: bool of shape ``array.shape[:-1]``; all pixels by default.
-
-    Returns:
-        ``(n, C)`` rows, float32 data kept in float32 (a cube is large; reductions over it
-        accumulate pairwise), anything else as float64.
-
-    Raises:
-        FTIRUnmixerError: if the mask does not have the array's pixel shape.
-
-    """
-    array = np.asarray(array)
-    if array.dtype != np.float32:
-        array = array.astype(np.float64)
-    if mask is None:
-        return array.reshape(-1, array.shape[-1])
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != array.shape[:-1]:
-        raise FTIRUnmixerError(
-            f"the pixel mask has shape {mask.shape} but the data have {array.shape[:-1]} "
-            "pixels; give a mask of the image size."
-        )
-    return array[mask]
 
 
 def abundance_rmse_per_pair(
@@ -449,7 +291,7 @@ def ground_truth_metrics(
     matching = match_endmembers(E_est, E_true)
     est, true = matching.est_indices, matching.true_indices
     if clean.any():
-        clean_angles = spectral_angle(E_est.T[est], E_true.T[true], band_mask=clean)
+        clean_angles = spectral_angle_deg(E_est.T[est], E_true.T[true], band_mask=clean)
     else:
         clean_angles = np.full(est.shape, np.nan)
     rmse = abundance_rmse_per_pair(result.abundances, ground_truth.abundances, matching, mask)

@@ -11,8 +11,8 @@ from ftir_unmixer.evaluation.diagnostics import (
     ReconstructionSums,
     ground_truth_free_diagnostics,
 )
+from ftir_unmixer.evaluation.ground_truth import ground_truth_metrics, metric_name
 from ftir_unmixer.evaluation.library import ReferenceLibrary, identification_labels, identify
-from ftir_unmixer.evaluation.metrics import ground_truth_metrics, metric_name
 from ftir_unmixer.io.input_file import HyperspectralData
 from ftir_unmixer.io.results_file import UnmixingResult
 
