@@ -12,7 +12,8 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
 from ftir_unmixer.io.input_file import read_input
 from ftir_unmixer.io.results_file import write_results
-from ftir_unmixer.report import collect_jobs, swept_keys, write_report
+from ftir_unmixer.sweep_report.jobs import collect_jobs, swept_keys
+from ftir_unmixer.sweep_report.writer import write_report
 
 
 def _spectra(k: int) -> np.ndarray:
@@ -148,7 +149,7 @@ def test_seed_spread_and_replicate_stability(tmp_path):
 
 
 def test_fig6_pairs_wsad_components_with_sad_ones(tmp_path):
-    from ftir_unmixer.report import plot_loss_comparison
+    from ftir_unmixer.sweep_report.figures import plot_loss_comparison
 
     root = tmp_path / "paper"
     _job(root, "0", ["experiment=paper_sad"], loss="sad", k=3)

@@ -13,7 +13,9 @@ from ftir_unmixer.errors import FTIRUnmixerError
 
 
 def _command_modules() -> list:
-    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")
+    )
     return [importlib.import_module(f"{commands.__name__}.{n}") for n in names]
 
 

@@ -18,20 +18,13 @@ from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.evaluation.run_evaluation import RunEvaluation, evaluate_run
 from ftir_unmixer.io.input_file import HyperspectralData
 from ftir_unmixer.io.results_file import UnmixingResult, write_endmembers_csv, write_results
+from ftir_unmixer.io.run_folder import ENDMEMBERS_CSV, FIGURE_FILES, RESULTS_FILE
 from ftir_unmixer.plots import (
     plot_abundance_maps,
     plot_band_weights,
     plot_endmembers,
     save_figure,
 )
-
-RESULTS_FILE = "results.h5"
-ENDMEMBERS_CSV = "endmembers.csv"
-FIGURE_FILES = {
-    "abundance_maps": "abundance_maps.png",
-    "endmembers": "endmembers.png",
-    "band_weights": "band_weights.png",
-}
 
 
 def run_attributes(

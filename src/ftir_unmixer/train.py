@@ -19,12 +19,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.run_folder import ERROR_FILE
 from ftir_unmixer.training.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
-
-ERROR_FILE = "error.txt"
-"""Written into a failed multirun job's output directory: the error sentence or traceback."""
 
 
 def record_failure(exc: Exception) -> Path:

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ftir_unmixer.commands._reader_options import add_reader_options, reader_options
+
 NAME = "convert"
 HELP = (
     "Convert instrument files (OPUS .dpt/binary, Agilent, ENVI, .mat, .npy/.npz) to an "
@@ -18,70 +20,11 @@ HELP = (
 )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
     return value
-
-
-def add_reader_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options of :func:`ftir_unmixer.io.readers.read_any` to a sub-parser.
-
-    Args:
-        parser: the sub-parser of ``convert`` or ``info``.
-
-    """
-    parser.add_argument(
-        "--format",
-        help="file format: dpt, opus, agilent, envi, mat, npy, npz or h5 "
-        "(default: from each file's extension)",
-    )
-    parser.add_argument(
-        "--rows", type=_positive_int, help="map height of a dpt, OPUS series or .mat file"
-    )
-    parser.add_argument(
-        "--cols",
-        type=_positive_int,
-        help="map width; spectrum j is pixel (j // cols, j %% cols), as in a row-major map",
-    )
-    parser.add_argument(
-        "--tile-rows", type=_positive_int, help="split each input into tiles of this many rows"
-    )
-    parser.add_argument("--key", help="variable (.mat) or array (.npz) that holds the cube")
-    parser.add_argument(
-        "--wavenumbers",
-        metavar="FILE|START:STOP",
-        help="axis for files without one: a .npy or text file, or START:STOP in cm⁻¹ "
-        "(evenly spaced, both ends included)",
-    )
-
-
-def reader_options(args: argparse.Namespace) -> dict[str, object]:
-    """Collect the options added by :func:`add_reader_options` for ``read_any``.
-
-    Args:
-        args: the parsed command line.
-
-    Returns:
-        Keyword arguments of :func:`ftir_unmixer.io.readers.read_any`.
-
-    """
-    return {
-        "format": args.format,
-        "rows": args.rows,
-        "cols": args.cols,
-        "key": args.key,
-        "wavenumbers": args.wavenumbers,
-        "tile_rows": args.tile_rows,
-    }
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -120,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ftir_unmixer import __version__
-    from ftir_unmixer.commands.info import describe_axis
     from ftir_unmixer.errors import FTIRUnmixerError
+    from ftir_unmixer.io.describe import describe_axis
     from ftir_unmixer.io.input_checks import validate_input
     from ftir_unmixer.io.input_file import write_input
     from ftir_unmixer.io.readers import detect_format, read_any

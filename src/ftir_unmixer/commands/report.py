@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         0 on success (user errors raise ``FTIRUnmixerError``).
 
     """
-    from ftir_unmixer.report import write_report
+    from ftir_unmixer.sweep_report.writer import write_report
 
     report = write_report(args.multirun_dir, args.output)
     statuses = [job.status for job in report.jobs]

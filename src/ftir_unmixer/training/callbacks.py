@@ -16,9 +16,9 @@ from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.library import ReferenceLibrary
 from ftir_unmixer.io.results_file import UnmixingResult
+from ftir_unmixer.io.run_folder import FIGURE_FILES
 from ftir_unmixer.models.module import CubeUnmixing, FTIRUnmixerModule
 from ftir_unmixer.outputs import (
-    FIGURE_FILES,
     figure_options,
     finish_run,
     render_figures,

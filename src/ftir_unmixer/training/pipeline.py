@@ -25,7 +25,8 @@ from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.library import ReferenceLibrary
-from ftir_unmixer.outputs import FIGURE_FILES, finish_run, run_attributes
+from ftir_unmixer.io.run_folder import FIGURE_FILES
+from ftir_unmixer.outputs import finish_run, run_attributes
 from ftir_unmixer.training.callbacks import ResultsWriter
 from ftir_unmixer.training.loggers import log_run_end
 from ftir_unmixer.unmixing import check_num_endmembers

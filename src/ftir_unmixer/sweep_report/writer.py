@@ -1,0 +1,228 @@
+"""Write a sweep report: the summary tables and the SAD-vs-WSAD, K and seed sections.
+
+Groups are the jobs that share the values of every swept key except the one being compared
+(the loss, K or seed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ftir_unmixer.evaluation.diagnostics import replicate_stability
+from ftir_unmixer.evaluation.ground_truth import metric_name
+from ftir_unmixer.evaluation.k_selection import KRecommendation, recommend_k, run_evidence
+from ftir_unmixer.plots import save_figure
+from ftir_unmixer.sweep_report.figures import plot_k_evidence, plot_k_maps, plot_loss_comparison
+from ftir_unmixer.sweep_report.input_cubes import InputCubes
+from ftir_unmixer.sweep_report.jobs import (
+    K_KEYS,
+    LOSS_KEYS,
+    SEED_KEYS,
+    Job,
+    collect_jobs,
+    group_jobs,
+    metric_columns,
+    swept_keys,
+)
+from ftir_unmixer.sweep_report.tables import markdown_table, summary_rows, write_csv
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote.
+
+    Attributes:
+        output_dir: the report directory.
+        jobs: every job found.
+        files: every written file.
+        recommendations: group label → recommended K (K sweeps only).
+    """
+
+    output_dir: Path
+    jobs: list[Job]
+    files: list[Path] = field(default_factory=list)
+    recommendations: dict[str, KRecommendation] = field(default_factory=dict)
+
+
+def _slug(label: str) -> str:
+    return metric_name(label) or "all"
+
+
+def _loss_sections(report: Report, keys: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    for label, group in group_jobs(report.jobs, keys, LOSS_KEYS | K_KEYS | SEED_KEYS).items():
+        by_setting: dict[tuple, dict[str, Job]] = {}
+        for job in group:
+            setting = (job.provenance["K"], job.provenance["seed"])
+            by_setting.setdefault(setting, {}).setdefault(str(job.provenance["loss"]), job)
+        for (k, seed), losses in by_setting.items():
+            if not {"sad", "wsad"} <= losses.keys():
+                continue
+            sad, wsad = losses["sad"], losses["wsad"]
+            name = _slug(f"{label} K{k} s{seed}".removeprefix("all "))
+            path = report.output_dir / f"sad_vs_wsad_{name}.png"
+            title = f"SAD (job {sad.name}) vs WSAD (job {wsad.name}), K = {k}, seed {seed}"
+            save_figure(plot_loss_comparison(sad.result, wsad.result, title), str(path))
+            report.files.append(path)
+            lines += [f"### {title}", "", f"![SAD vs WSAD]({path.name})", ""]
+    return ["## SAD vs WSAD (Fig. 6)", "", *lines] if lines else []
+
+
+def _k_sections(report: Report, keys: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    inputs = InputCubes()
+    for label, group in group_jobs(report.jobs, keys, K_KEYS | SEED_KEYS).items():
+        if len({j.provenance["K"] for j in group}) < 2:
+            continue
+        evidence = [run_evidence(j.result, inputs.cube_for(j.result), label=j.name) for j in group]
+        recommendation = recommend_k(evidence)
+        report.recommendations[label] = recommendation
+        first = {}
+        for job, ev in sorted(zip(group, evidence, strict=True), key=lambda p: p[1].seed or 0):
+            first.setdefault(ev.num_endmembers, (job.result, ev))
+        runs = [first[k] for k in sorted(first)]
+        title = f"K selection ({label})"
+        maps = report.output_dir / f"k_selection_maps_{_slug(label)}.png"
+        curves = report.output_dir / f"k_selection_evidence_{_slug(label)}.png"
+        save_figure(plot_k_maps(runs, recommendation.k, title), str(maps))
+        save_figure(plot_k_evidence(recommendation, title), str(curves))
+        report.files += [maps, curves]
+        rows = [
+            [
+                s.k,
+                len(s.runs),
+                "yes" if s.over_modelled else "",
+                "yes" if s.under_modelled else "",
+                s.reconstruction_angle_deg,
+                s.error_drop,
+            ]
+            for s in recommendation.per_k
+        ]
+        header = [
+            "K",
+            "runs",
+            "over-modelling",
+            "under-modelling",
+            "recon. angle (°)",
+            "drop to next K",
+        ]
+        findings = [
+            f"- job {ev.label} (K = {ev.num_endmembers}): {item}"
+            for ev in evidence
+            for item in ev.describe()
+        ]
+        untested = [ev.label for ev in evidence if ev.splits is None]
+        lines += [
+            f"### {label}: recommended K = {recommendation.k}",
+            "",
+            recommendation.reason[0].upper() + recommendation.reason[1:],
+            "",
+            markdown_table(header, rows),
+            "",
+            *(findings or ["- no over- or under-modelling evidence in any run"]),
+            *(
+                [f"- split test skipped (input cube not readable) for jobs {', '.join(untested)}"]
+                if untested
+                else []
+            ),
+            "",
+            f"![maps per K]({maps.name})",
+            "",
+            f"![evidence]({curves.name})",
+            "",
+        ]
+    return ["## K selection (Fig. 5)", "", *lines] if lines else []
+
+
+def _seed_sections(report: Report, keys: Sequence[str], metrics: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    csv_rows = []
+    for label, group in group_jobs(report.jobs, keys, SEED_KEYS).items():
+        if len({j.provenance["seed"] for j in group}) < 2:
+            continue
+        stability = (
+            replicate_stability([j.result.endmembers for j in group])
+            if len({j.result.endmembers.shape for j in group}) == 1
+            else float("nan")
+        )
+        rows = []
+        for metric in metrics:
+            values = np.array([j.result.metrics.get(metric, np.nan) for j in group], dtype=float)
+            mean, std = float(np.nanmean(values)), float(np.nanstd(values, ddof=1))
+            rows.append([metric, f"{mean:.4g} ± {std:.2g}"])
+            csv_rows.append([label, len(group), metric, mean, std])
+        csv_rows.append([label, len(group), "replicate_stability_deg", stability, ""])
+        lines += [
+            f"### {label} ({len(group)} seeds)",
+            "",
+            f"Replicate stability (mean matched angle between the endmembers of the seeds): "
+            f"{stability:.2f}°.",
+            "",
+            markdown_table(["metric", "mean ± std"], rows),
+            "",
+        ]
+    if not lines:
+        return []
+    path = write_csv(
+        report.output_dir / "seed_spread.csv", ["group", "runs", "metric", "mean", "std"], csv_rows
+    )
+    report.files.append(path)
+    return ["## Seed-to-seed spread", "", *lines]
+
+
+def write_report(
+    multirun_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str] | None = None
+) -> Report:
+    """Read a multirun directory and write the report files.
+
+    Args:
+        multirun_dir: the sweep directory.
+        output_dir: where to write; ``MULTIRUN_DIR/report`` by default.
+
+    Returns:
+        What was written, with the recommended K of every K sweep.
+    """
+    jobs = collect_jobs(multirun_dir)
+    out = Path(output_dir) if output_dir is not None else Path(multirun_dir) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(out, jobs)
+    keys = swept_keys(jobs)
+    table_metrics = metric_columns(jobs, scalar_only=True)
+    header, rows = summary_rows(
+        jobs, keys, metric_columns(jobs, scalar_only=False), with_error=True
+    )
+    report.files.append(write_csv(out / "summary.csv", header, rows))
+    counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "incomplete")}
+    failed = [j for j in jobs if j.status == "failed"]
+    md_header, md_rows = summary_rows(jobs, keys, table_metrics, with_error=False)
+    sections = [
+        f"# Sweep report: {Path(multirun_dir).resolve()}",
+        "",
+        f"{len(jobs)} jobs: {counts['ok']} finished, {counts['failed']} failed, "
+        f"{counts['incomplete']} incomplete. Swept keys: {', '.join(keys) or 'none'}.",
+        "",
+        "## Runs",
+        "",
+        markdown_table(md_header, md_rows),
+        "",
+    ]
+    if failed:
+        sections += ["## Failed jobs", ""]
+        sections += [
+            f"- job {j.name} ({' '.join(f'{k}={v}' for k, v in j.overrides.items())}): "
+            f"{j.error.splitlines()[-1]}"
+            for j in failed
+        ]
+        sections.append("")
+    sections += _loss_sections(report, keys)
+    sections += _k_sections(report, keys)
+    sections += _seed_sections(report, keys, table_metrics)
+    markdown = out / "summary.md"
+    markdown.write_text("\n".join(sections))
+    report.files.insert(1, markdown)
+    return report
