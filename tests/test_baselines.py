@@ -15,7 +15,6 @@ from ftir_unmixer.baselines.nmf import NMFUnmixer, to_abundances
 from ftir_unmixer.baselines.vca_fcls import VCAFCLSUnmixer, estimate_snr_db, fcls, vca
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.ground_truth import abundance_rmse, match_endmembers
-from ftir_unmixer.io.results_file import read_results, write_results
 
 B, K, N = 60, 4, 400
 PURE_PER_ENDMEMBER = 3
@@ -160,27 +159,28 @@ def test_mcr_without_pymcr_is_a_user_error(mixture, monkeypatch):
         MCRALSUnmixer(K).fit(mixture[0])
 
 
-def test_baseline_result_round_trips_through_results_file(mixture, tmp_path):
+def test_baseline_unmixes_a_cube_as_the_network_does(mixture):
     X, _, _ = mixture
-    model = VCAFCLSUnmixer(K, seed=0).fit(X)
-    wn = np.linspace(3800.0, 950.0, B)
-    result = model.to_result(wn, (20, 20), attrs={"config": "data: {}"})
-    path = write_results(tmp_path / "results.h5", result)
-    back = read_results(path)
-    np.testing.assert_allclose(back.abundances, model.abundances_.reshape(20, 20, K), rtol=1e-6)
-    np.testing.assert_allclose(back.endmembers, model.endmembers_, rtol=1e-6)
-    np.testing.assert_array_equal(back.band_weights, np.ones(B))
-    assert all(np.all(v == 0) for v in back.band_diagnostics.values())
-    np.testing.assert_allclose(
-        back.reconstruction_error.ravel(), model.reconstruction_error_, atol=1e-6
+    noise = np.random.default_rng(1).normal(0.0, 0.05, X.shape)
+    cube = np.abs(X + noise).reshape(20, 20, B)  # a fit that leaves angles of degrees
+    mask = np.ones((20, 20), dtype=bool)
+    mask[3, 4] = mask[17, 0] = False
+    model = VCAFCLSUnmixer(K, seed=0)
+    unmixing = model.unmix_cube(cube, mask)
+    np.testing.assert_array_equal(unmixing.abundances, model.abundances_.reshape(20, 20, K))
+    np.testing.assert_array_equal(unmixing.endmembers_model, model.endmembers_)
+    np.testing.assert_array_equal(
+        unmixing.reconstruction_angle, model.reconstruction_error_.reshape(20, 20)
     )
-    np.testing.assert_array_equal(back.wavenumbers, wn)
-    assert back.attrs["method"] == "vca_fcls"
-    assert back.attrs["num_endmembers"] == K
-    assert back.attrs["config"] == "data: {}"
-    assert back.num_endmembers == K
-    with pytest.raises(FTIRUnmixerError):
-        model.to_result(wn, (10, 10))
+    assert unmixing.scale == 1.0
+    np.testing.assert_array_equal(unmixing.band_weights, np.ones(B))
+    assert unmixing.attrs["params"] == model.get_params()
+    # The sums cover the 398 valid pixels only: their mean angle is that of those pixels.
+    assert unmixing.sums.count == 398
+    valid_angles = np.degrees(model.reconstruction_error_.reshape(20, 20)[mask])
+    assert unmixing.sums.metrics()["diag/mean_reconstruction_angle_deg"] == pytest.approx(
+        valid_angles.mean(), rel=1e-5
+    )
 
 
 def brute_force_fcls(x: np.ndarray, E: np.ndarray) -> np.ndarray:

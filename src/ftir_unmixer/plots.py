@@ -1,12 +1,15 @@
 """Figures in FTIR conventions: wavenumber axis in cm⁻¹, high wavenumbers on the left.
 
-Every function returns a Matplotlib ``Figure`` (Agg backend, no display needed); callers save
-it or hand it to a logger.
+The drawing helpers, the three figures of every run (abundance maps, endmember spectra, band
+weights) and their PNG files. Every ``plot_…`` function returns a Matplotlib ``Figure`` (Agg
+backend, no display needed); callers save it or hand it to a logger.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -16,6 +19,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+
+from ftir_unmixer.io.input_file import HyperspectralData
+from ftir_unmixer.io.results_file import UnmixingResult
+from ftir_unmixer.io.run_folder import FIGURE_FILES
 
 WAVENUMBER_LABEL = "Wavenumber (cm$^{-1}$)"
 
@@ -199,3 +206,67 @@ def save_figure(fig: Figure, path: str) -> None:
     """Save ``fig`` as PNG at 120 dpi and close it."""
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def component_titles(num_endmembers: int, labels: Sequence[str] | None = None) -> list[str]:
+    """``Map i`` titles, with a label (material and angle) appended where one is known."""
+    labels = list(labels or [])
+    return [
+        f"Map {i + 1}: {labels[i]}" if i < len(labels) and labels[i] else f"Map {i + 1}"
+        for i in range(num_endmembers)
+    ]
+
+
+def figure_options(
+    data: HyperspectralData, bad_windows: Sequence[Sequence[float]] = ()
+) -> dict[str, object]:
+    """The settings of :func:`render_figures` that come from the data.
+
+    Returns:
+        ``tile_rows`` (tile seams), ``bad_windows`` (shaded) and ``units`` (of the spectra).
+    """
+    return {
+        "tile_rows": data.tile_rows,
+        "bad_windows": bad_windows,
+        "units": str(data.attrs.get("units", "absorbance")),
+    }
+
+
+def render_figures(
+    result: UnmixingResult,
+    *,
+    titles: Sequence[str] | None = None,
+    tile_rows: Sequence[int] | None = None,
+    bad_windows: Sequence[Sequence[float]] = (),
+    units: str = "absorbance",
+) -> dict[str, Figure]:
+    """Draw the abundance-map, endmember and band-weight figures of a result.
+
+    Returns:
+        Figure name (the keys of :data:`~ftir_unmixer.io.run_folder.FIGURE_FILES`) → open
+        Matplotlib figure.
+    """
+    return {
+        "abundance_maps": plot_abundance_maps(result.abundances, titles, tile_rows),
+        "endmembers": plot_endmembers(result.wavenumbers, result.endmembers, titles, ylabel=units),
+        "band_weights": plot_band_weights(
+            result.wavenumbers, result.band_weights, result.band_diagnostics, bad_windows
+        ),
+    }
+
+
+def write_figures(
+    output_dir: str | os.PathLike[str], result: UnmixingResult, **options: object
+) -> dict[str, Path]:
+    """Write the figures of :func:`render_figures` (same ``options``) as PNG into a run folder.
+
+    Returns:
+        Figure name → written path.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = render_figures(result, **options)
+    paths = {name: out / FIGURE_FILES[name] for name in figures}
+    for name, fig in figures.items():
+        save_figure(fig, str(paths[name]))
+    return paths

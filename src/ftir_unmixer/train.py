@@ -77,7 +77,8 @@ def main(cfg: DictConfig) -> float | None:
 
     A failed multirun job returns NaN, which Optuna records as a failed trial.
     """
-    from ftir_unmixer.training.pipeline import finish_wandb, run
+    from ftir_unmixer.training.loggers import finish_wandb
+    from ftir_unmixer.training.pipeline import run
 
     try:
         return optimized_value(cfg, run(cfg))

@@ -1,4 +1,4 @@
-r"""What every classical baseline shares: input checks, fitted attributes, results export.
+r"""What every classical baseline shares: input checks, fitted attributes, whole-cube unmixing.
 
 A baseline is a scikit-learn-style estimator: ``fit(X)`` with ``X`` of shape ``(N, B)`` (pixels ×
 bands) sets
@@ -9,25 +9,24 @@ bands) sets
 * ``reconstruction_error_`` ``(N,)``: per-pixel spectral angle between ``X`` and the
   reconstruction, in radians (the ``reconstruction_error`` of ``results.h5``).
 
-:meth:`BaseUnmixer.to_result` packs them into an
-:class:`~ftir_unmixer.io.results_file.UnmixingResult` so a baseline run writes the same
-``results.h5`` as the CNN.
+:meth:`BaseUnmixer.unmix_cube` fits a whole cube and returns the
+:class:`~ftir_unmixer.unmixing.CubeUnmixing` the network returns too, so a baseline run writes
+the same ``results.h5`` as the CNN.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 
-from ftir_unmixer import __version__
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
-from ftir_unmixer.io.results_file import DIAGNOSTIC_NAMES, UnmixingResult
+from ftir_unmixer.unmixing import CubeUnmixing
 
 __all__ = ["BaseUnmixer", "check_data", "sum_to_one"]
 
@@ -119,55 +118,31 @@ class BaseUnmixer(BaseEstimator, ABC):
         """Fit and return the ``(N, K)`` abundances."""
         return self.fit(X).abundances_
 
-    def to_result(
-        self,
-        wavenumbers: ArrayLike,
-        image_shape: tuple[int, int],
-        attrs: Mapping[str, object] | None = None,
-    ) -> UnmixingResult:
-        """Pack the fit into the ``results.h5`` contract.
+    def unmix_cube(self, cube: ArrayLike, mask: ArrayLike) -> CubeUnmixing:
+        """Fit every pixel of an ``(H, W, B)`` cube and return the result as the network does.
 
-        The baseline has no preprocessing of its own, so ``endmembers_model`` equals
-        ``endmembers`` (the units of the data it was fitted on); band weights are all ones
-        and the band diagnostics zeros, as for a SAD run.
+        The baseline fits the data directly by least squares, so its endmembers are in the
+        units of the cube and the reconstruction scale is 1; its loss has no band weights.
 
         Args:
-            wavenumbers: ``(B,)`` axis of the fitted data.
-            image_shape: ``(H, W)`` with ``H·W = N``, the pixels in row-major order.
-            attrs: further root attributes (e.g. ``config``); they override the defaults
-                ``method``, ``num_endmembers``, ``seed``, ``version`` and ``params``.
+            cube: ``(H, W, B)`` preprocessed cube (masked pixels hold finite stand-ins).
+            mask: ``(H, W)`` valid pixels, over which the reconstruction is summarised.
 
         Returns:
-            The result, ready for :func:`~ftir_unmixer.io.results_file.write_results`.
-
-        Raises:
-            FTIRUnmixerError: if the axis or the image shape do not fit the data.
-
+            The abundance maps, endmembers, per-pixel angles and reconstruction sums, with
+            the baseline's parameters as the ``params`` attribute.
         """
-        num_pixels, num_bands = self.reconstruction_.shape
-        height, width = image_shape
-        wn = np.asarray(wavenumbers, dtype=np.float64)
-        if wn.shape != (num_bands,) or height * width != num_pixels:
-            raise FTIRUnmixerError(
-                f"the fit has {num_pixels} pixels and {num_bands} bands but got an image of "
-                f"{height}×{width} and {wn.size} wavenumbers; pass the shape and axis of the "
-                "fitted cube."
-            )
-        zeros = np.zeros(num_bands, dtype=np.float32)
-        return UnmixingResult(
+        cube = np.asarray(cube)
+        height, width, bands = cube.shape
+        self.fit(cube.reshape(-1, bands))
+        return CubeUnmixing(
             abundances=self.abundances_.reshape(height, width, -1),
-            endmembers=self.endmembers_,
             endmembers_model=self.endmembers_,
-            wavenumbers=wn,
-            band_weights=np.ones(num_bands, dtype=np.float32),
-            band_diagnostics={name: zeros for name in DIAGNOSTIC_NAMES},
-            reconstruction_error=self.reconstruction_error_.reshape(height, width),
-            attrs={
-                "method": self.method,
-                "num_endmembers": self.num_endmembers,
-                "seed": self.seed,
-                "version": __version__,
-                "params": self.get_params(),
-            }
-            | dict(attrs or {}),
+            reconstruction_angle=self.reconstruction_error_.reshape(height, width),
+            sums=ReconstructionSums.of(
+                cube, self.reconstruction_.reshape(height, width, bands).astype(np.float32), mask
+            ),
+            scale=1.0,
+            band_weights=np.ones(bands, np.float32),
+            attrs={"params": self.get_params()},
         )

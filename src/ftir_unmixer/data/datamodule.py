@@ -60,9 +60,9 @@ class FTIRDataModule(L.LightningDataModule):
     use), non-finite pixels are masked, the cube is normalised, the band-reliability weights
     of Eq. 8–13 are estimated once from the valid pixels of the normalised cube, and the valid
     patch centres are listed. Batches carry only centres; :meth:`on_after_batch_transfer`
-    gathers the patches from the cube on the batch's device. After setup, ``data.cube`` holds
-    the preprocessed cube (the raw one is released to save memory); ``cube`` is the same
-    array as a tensor.
+    gathers the patches from the cube on the batch's device. After setup, ``input_path`` is the
+    file that was read, ``data.cube`` holds the preprocessed cube (the raw one is released to
+    save memory) and ``cube`` is the same array as a tensor.
 
     With ``out_of_core=True`` the cube stays on disk (``data.cube`` is a
     :class:`~ftir_unmixer.io.disk_cube.DiskCube`): one streamed pass finds the non-finite
@@ -169,6 +169,7 @@ class FTIRDataModule(L.LightningDataModule):
         if isinstance(band_weight_config, Mapping):
             band_weight_config = BandWeightConfig.from_mapping(band_weight_config)
         self.path = Path(path) if path is not None else None
+        self.input_path: Path | None = None
         self.normalization = normalization
         self.crop = list(crop) if crop is not None else None
         self.drop_windows = [list(w) for w in drop_windows]
@@ -221,10 +222,11 @@ class FTIRDataModule(L.LightningDataModule):
         """Read, validate and normalise the cube; estimate band weights; list patch centres."""
         if self.source is not None:
             return
+        self.input_path = self.resolve_path()
         if self.out_of_core:
-            self._setup_on_disk(self.resolve_path())
+            self._setup_on_disk(self.input_path)
         else:
-            self._setup_in_memory(self.resolve_path())
+            self._setup_in_memory(self.input_path)
         log.info(
             "Set up: %d×%d×%d cube, %d valid patch centres, band weights from %d pixels",
             *self.source.shape,

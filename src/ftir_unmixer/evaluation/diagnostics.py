@@ -231,7 +231,7 @@ class ReconstructionSums:
     * :math:`\lVert X - \hat X\rVert_F^2 = \sum x^2 - 2\sum x\hat x + \sum \hat x^2`
       gives the SRE;
     * the mean residual spectrum is :math:`(\sum_p \mathbf x_p - \sum_p \hat{\mathbf x}_p)/n`;
-    * the least-squares scale of :class:`~ftir_unmixer.models.module.CubeUnmixing` is
+    * the least-squares scale of :class:`~ftir_unmixer.unmixing.CubeUnmixing` is
       :math:`\sum \hat x^2 / \sum x \hat x`.
 
     All sums are float64.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
@@ -20,7 +19,7 @@ from ftir_unmixer.losses import LOSS_NAMES, SpectralAngleLoss, spectral_angle_ra
 from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
 from ftir_unmixer.models.initialisation import check_initialisation, initial_endmembers
-from ftir_unmixer.unmixing import check_num_endmembers
+from ftir_unmixer.unmixing import CubeUnmixing, check_num_endmembers
 
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 """A training batch: ``(N, B, p, p)`` patches, or ``(windows, pixel mask)`` in full-image mode."""
@@ -56,39 +55,6 @@ class RowSource(Protocol):
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as a ``(stop − start, W, B)`` float32 array."""
-
-
-@dataclass
-class CubeUnmixing:
-    r"""The network applied to a whole cube.
-
-    SAD and WSAD (Eq. 6) are invariant to the scale of :math:`\hat{\mathbf x}`, so the
-    decoder's overall scale is arbitrary (with the script's initialisation it starts near
-    :math:`p^2 \log 2 ≈ 17` times the data). ``scale`` is the least-squares factor
-
-    .. math::
-
-        s = \frac{\sum \hat x^2}{\sum x \hat x}
-
-    over the valid pixels, so that :math:`\hat{\mathbf X} / s` is the best fit of the data by
-    a multiple of the reconstruction; dividing Eq. 5's endmembers by it (abundances sum to
-    one) puts them back in the data's units.
-
-    Attributes:
-        abundances: ``(H, W, K)`` abundance maps.
-        endmembers_model: ``(B, K)`` Eq. 5 endmembers in the model's space.
-        reconstruction_angle: ``(H, W)`` per-pixel SAD between input and reconstruction
-            (radians).
-        sums: the reconstruction's sums over the valid pixels (model space, unscaled), from
-            which the diagnostics follow without keeping the reconstructed cube.
-        scale: ``s`` above (1 when the reconstruction is orthogonal to the data).
-    """
-
-    abundances: np.ndarray
-    endmembers_model: np.ndarray
-    reconstruction_angle: np.ndarray
-    sums: ReconstructionSums
-    scale: float
 
 
 class FTIRUnmixerModule(L.LightningModule):
@@ -400,4 +366,5 @@ class FTIRUnmixerModule(L.LightningModule):
             reconstruction_angle=angle,
             sums=sums,
             scale=sums.scale,
+            band_weights=np.ones(bands, np.float32) if weights is None else weights,
         )

@@ -10,6 +10,7 @@ runs table of a dashboard shows them as columns.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -97,3 +98,9 @@ def log_run_end(
         logger.log_metrics(dict(metrics), step=step)
     log_images(loggers, figures, step)
     log_summary(loggers, metrics)
+
+
+def finish_wandb() -> None:
+    """Close the W&B run, if W&B is in use, so the next Hydra multirun job starts a new one."""
+    if "wandb" in sys.modules:
+        sys.modules["wandb"].finish()
