@@ -23,6 +23,7 @@ from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.training.callbacks import ResultsWriter
+from ftir_unmixer.training.console import quiet_console
 from ftir_unmixer.training.loggers import finish_wandb
 from ftir_unmixer.training.results import RunResults
 from ftir_unmixer.unmixing import check_num_endmembers
@@ -115,6 +116,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     Returns:
         The run's final metrics (also stored in ``results.h5``).
     """
+    quiet_console()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     results = RunResults.from_config(cfg, resolved)
     if cfg.get("threads"):
