@@ -170,7 +170,7 @@ def test_info_describes_an_input_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "axis: 936.64 → 900.00 cm⁻¹ (descending, mean step -1.9285 cm⁻¹)" in out
     assert "non-finite: 0 NaN and 0 Inf values in 0 pixel(s)" in out
     assert "constant bands: 1 (first at 930.86 cm⁻¹)" in out
-    assert "mask: 22 of 24 pixels valid (91.7%)" in out
+    assert "valid pixels: 22 of 24 (91.7%), in the mask and finite" in out
     assert "ground truth: K=2 (oxalate, soap)" in out
     assert "  source: x.dpt" in out
 
@@ -189,6 +189,18 @@ def test_info_counts_nan_in_an_instrument_file(
 
 
 # --- bad inputs: exit status 2, one sentence naming the file and the fix, no output -----------
+
+
+def test_info_on_a_cube_without_a_valid_pixel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_input(tmp_path / "nan.h5", {"t": np.full((8, 3, BANDS), np.nan, np.float32)}, axis())
+    code, out, err = run(capsys, "info", tmp_path / "nan.h5")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {tmp_path / 'nan.h5'}: none of its 24 pixels has a finite value in every band "
+        "(NaN or Inf everywhere, or all masked), so it cannot be unmixed; check the export.\n"
+    )
 
 
 def test_nan_pixels_are_masked_with_a_warning(

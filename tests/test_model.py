@@ -78,6 +78,18 @@ def test_impossible_k_is_refused(k):
         FTIRUnmixerModule(num_bands=B, num_endmembers=k)
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"lr": -0.01}, r"^model\.lr=-0\.01 must be positive; the paper uses 0\.005\.$"),
+        ({"softmax_scale": 0.0}, r"^model\.softmax_scale=0\.0 must be positive"),
+    ],
+)
+def test_non_positive_rate_or_scale_names_its_key(setting, message):
+    with pytest.raises(FTIRUnmixerError, match=message):
+        FTIRUnmixerModule(num_bands=B, num_endmembers=K, **setting)
+
+
 def test_unknown_loss_is_refused():
     with pytest.raises(FTIRUnmixerError, match="loss.name"):
         FTIRUnmixerModule(num_bands=B, num_endmembers=K, loss_name="mse")

@@ -135,18 +135,45 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert "- job 0 (model.num_endmembers=200" in markdown
 
 
-def test_a_single_run_stops_on_a_user_error_with_status_2(tmp_path, monkeypatch):
+BAD_SETTINGS = {
+    # override: (the one sentence, whether the input must be read to find the problem)
+    "model.num_endmembers=200": (r"model\.num_endmembers=200 is impossible for 120 bands", True),
+    "data.patch_size=13": (r"data\.patch_size=13 .*choose an odd patch size of at most 9\.", True),
+    "data.path=DIR": (r"data\.path=\S+: is a directory; give a file inside it\.", False),
+    "model.lr=abc": (r"model\.lr='abc' must be a number \(default 0\.005\)", False),
+    "model.lr=-0.01": (r"model\.lr=-0\.01 must be positive; the paper uses 0\.005\.", True),
+    "trainer=gpu": (r"no GPU is available to torch on this machine; use trainer=cpu", False),
+}
+
+
+@pytest.mark.parametrize("override", BAD_SETTINGS)
+def test_a_single_run_stops_on_a_user_error_with_one_sentence_and_status_2(
+    tmp_path, monkeypatch, override
+):
+    import re
+
+    from ftir_unmixer.training import checks
+
+    monkeypatch.setattr(checks, "gpu_available", lambda: False)  # a GPU machine too
+    message, reads_input = BAD_SETTINGS[override]
+    (tmp_path / "folder").mkdir()
     with pytest.raises(SystemExit) as stop:
         _main(
             monkeypatch,
             *TINY_RUN,
-            "model.num_endmembers=200",
+            override.replace("DIR", str(tmp_path / "folder")),
             f"hydra.run.dir={tmp_path / 'run'}",
             f"paths.data_dir={tmp_path / 'data'}",
         )
     assert stop.value.code == 2
+    log = (tmp_path / "run" / "train.log").read_text()
+    errors = [line for line in log.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and re.search(message, errors[0]), log
+    assert errors[0].endswith(".") and "Traceback" not in log
     assert not (tmp_path / "run" / "error.txt").exists()
-    assert "model.num_endmembers=200 is impossible" in (tmp_path / "run" / "train.log").read_text()
+    assert not (tmp_path / "run" / "results.h5").exists()
+    # Settings that are wrong whatever the data stop before the scene is even generated.
+    assert (tmp_path / "data").exists() == reads_input
 
 
 def test_resuming_from_the_last_checkpoint_ends_as_the_uninterrupted_run(compose_train, tmp_path):

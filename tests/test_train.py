@@ -78,9 +78,10 @@ def test_k_not_smaller_than_bands_stops_before_training(compose_train, tmp_path)
     assert not (tmp_path / "run" / "results.h5").exists()
 
 
-def test_patch_larger_than_image_stops(compose_train, tmp_path):
+def test_patch_larger_than_image_suggests_the_largest_odd_size(compose_train, tmp_path):
+    # The image is 24×10 pixels: 10 would be refused as even, 9 is the largest patch.
     cfg = compose_train([*TINY_RUN, "data.patch_size=13"])
-    with pytest.raises(FTIRUnmixerError, match=r"data\.patch_size=13"):
+    with pytest.raises(FTIRUnmixerError, match=r"data\.patch_size=13 .* at most 9\.$"):
         run(cfg)
 
 

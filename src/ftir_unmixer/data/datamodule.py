@@ -35,7 +35,7 @@ from ftir_unmixer.data.preprocessing import (
 from ftir_unmixer.data.synthetic import SyntheticConfig, write_synthetic
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_checks import mask_bad_pixels, validate_input
-from ftir_unmixer.io.input_file import HyperspectralData, read_input
+from ftir_unmixer.io.input_file import HyperspectralData, check_file, read_input
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,8 @@ class FTIRDataModule(L.LightningDataModule):
                 "data.path is null and no synthetic scene is configured; set data.path to "
                 "your input HDF5 file."
             )
+        if path is not None:
+            check_file(Path(path), "data.path")
         if isinstance(band_weight_config, Mapping):
             band_weight_config = BandWeightConfig.from_mapping(band_weight_config)
         self.path = Path(path) if path is not None else None
@@ -245,9 +247,10 @@ class FTIRDataModule(L.LightningDataModule):
                 )
             return window_centres((height, width), crop)
         if self.patch_size > min(height, width):
+            largest = min(height, width) - (min(height, width) % 2 == 0)
             raise FTIRUnmixerError(
                 f"data.patch_size={self.patch_size} is larger than the image ({height}×{width} "
-                f"pixels in {path}); choose a patch size of at most {min(height, width)}."
+                f"pixels in {path}); choose an odd patch size of at most {largest}."
             )
         centres = valid_patch_centres(mask, self.patch_size)
         if len(centres) == 0:

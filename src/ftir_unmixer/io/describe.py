@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_checks import constant_bands
 from ftir_unmixer.io.input_file import HyperspectralData
 
@@ -46,7 +47,12 @@ def describe(data: HyperspectralData) -> list[str]:
     tiles = ", ".join(
         f"{n} ({r} rows)" for n, r in zip(data.tile_names, data.tile_rows, strict=True)
     )
-    valid = int(data.mask.sum())
+    valid = int((data.mask & finite_pixels).sum())
+    if not valid:
+        raise FTIRUnmixerError(
+            f"{data.path}: none of its {total} pixels has a finite value in every band (NaN or "
+            "Inf everywhere, or all masked), so it cannot be unmixed; check the export."
+        )
     lines = [
         f"file: {data.path}",
         f"geometry: H={height} W={width} B={bands}; {len(data.tile_names)} tile(s): {tiles}",
@@ -56,7 +62,7 @@ def describe(data: HyperspectralData) -> list[str]:
         "pixel(s)",
         f"constant bands: {constant.size}"
         + (f" (first at {data.wavenumbers[constant[0]]:.2f} cm⁻¹)" if constant.size else ""),
-        f"mask: {valid} of {total} pixels valid ({100 * valid / total:.1f}%)",
+        f"valid pixels: {valid} of {total} ({100 * valid / total:.1f}%), in the mask and finite",
     ]
     gt = data.ground_truth
     if gt is None:

@@ -210,6 +210,27 @@ def _tile_order(f: h5py.File, path: Path) -> list[str]:
     return order
 
 
+def check_file(path: Path, setting: str | None = None) -> None:
+    """Refuse a path that is not a readable file.
+
+    Args:
+        path: the path to check.
+        setting: the configuration key or option the path came from, named in the message.
+
+    Raises:
+        FTIRUnmixerError: for a missing path, a directory or an unreadable file.
+    """
+    where = f"{setting}={path}" if setting else str(path)
+    if not path.exists():
+        raise FTIRUnmixerError(f"{where}: no such file; check the path.")
+    if path.is_dir():
+        raise FTIRUnmixerError(f"{where}: is a directory; give a file inside it.")
+    if not os.access(path, os.R_OK):
+        raise FTIRUnmixerError(
+            f"{where}: cannot be read (permission denied); check its permissions."
+        )
+
+
 def read_input(path: PathLike, *, load_cube: bool = True) -> HyperspectralData:
     """Read and stack an input HDF5 file.
 
@@ -226,8 +247,7 @@ def read_input(path: PathLike, *, load_cube: bool = True) -> HyperspectralData:
         FTIRUnmixerError: if the file is missing, unreadable or breaks the contract.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FTIRUnmixerError(f"{path}: no such file; check `data.path`.")
+    check_file(path)
     try:
         f = h5py.File(path, "r")
     except OSError as exc:

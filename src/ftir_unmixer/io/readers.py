@@ -35,7 +35,7 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.agilent import read_agilent
 from ftir_unmixer.io.dpt import read_dpt, read_table
 from ftir_unmixer.io.envi import read_envi
-from ftir_unmixer.io.input_file import HyperspectralData, read_input
+from ftir_unmixer.io.input_file import HyperspectralData, check_file, read_input
 from ftir_unmixer.io.matlab import read_mat
 from ftir_unmixer.io.numpy_files import read_npy, read_npz
 from ftir_unmixer.io.opus import read_opus
@@ -146,17 +146,6 @@ def load_wavenumbers(spec: str, num_bands: int) -> np.ndarray:
     return np.linspace(lo, hi, num_bands)
 
 
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise FTIRUnmixerError(f"{path}: no such file; check the path.")
-    if path.is_dir():
-        raise FTIRUnmixerError(f"{path}: is a directory; give a file inside it.")
-    if not os.access(path, os.R_OK):
-        raise FTIRUnmixerError(
-            f"{path}: cannot be read (permission denied); check its permissions."
-        )
-
-
 def split_tiles(data: HyperspectralData, tile_rows: int) -> HyperspectralData:
     """Split a cube into tiles of ``tile_rows`` rows, named ``<stem>_<i>``.
 
@@ -190,7 +179,7 @@ def _read_one(
     wavenumbers: str | None,
     tile_rows: int | None,
 ) -> HyperspectralData:
-    _check_path(path)
+    check_file(path)
     fmt = fmt or detect_format(path)
     if fmt not in _READERS:
         raise FTIRUnmixerError(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}.")

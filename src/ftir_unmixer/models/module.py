@@ -142,8 +142,11 @@ class FTIRUnmixerModule(L.LightningModule):
         if loss_name not in LOSS_NAMES:
             raise FTIRUnmixerError(f"loss.name={loss_name!r} is unknown; use 'sad' or 'wsad'.")
         check_initialisation(init_endmembers)
-        if softmax_scale <= 0 or lr <= 0:
-            raise FTIRUnmixerError("model.softmax_scale and model.lr must be positive.")
+        for key, value, paper in (("softmax_scale", softmax_scale, 3.5), ("lr", lr, 0.005)):
+            if value <= 0:
+                raise FTIRUnmixerError(
+                    f"model.{key}={value} must be positive; the paper uses {paper}."
+                )
         if compile_mode not in COMPILE_MODES:
             raise FTIRUnmixerError(
                 f"model.compile_mode={compile_mode!r} is unknown; use one of {list(COMPILE_MODES)}."

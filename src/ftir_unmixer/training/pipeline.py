@@ -23,6 +23,7 @@ from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.training.callbacks import ResultsWriter
+from ftir_unmixer.training.checks import check_run_config
 from ftir_unmixer.training.console import quiet_console
 from ftir_unmixer.training.loggers import finish_wandb
 from ftir_unmixer.training.results import RunResults
@@ -117,6 +118,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         The run's final metrics (also stored in ``results.h5``).
     """
     quiet_console()
+    check_run_config(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     results = RunResults.from_config(cfg, resolved)
     if cfg.get("threads"):
