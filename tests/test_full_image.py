@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, assert_scored_against_ground_truth
 from ftir_unmixer.data.patches import PatchGatherer, window_centres
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.results_file import read_results
@@ -49,7 +49,7 @@ def test_full_image_run_writes_the_results_contract(compose_train, tmp_path, cro
     result = read_results(tmp_path / "run" / "results.h5")
     np.testing.assert_allclose(result.abundances.sum(axis=2), 1.0, atol=1e-5)
     assert result.attrs["global_step"] == 4  # 2 epochs × 4 images / batch 2
-    assert np.isfinite(metrics["gt/mean_angle_deg"])
+    assert_scored_against_ground_truth(result, metrics)
 
 
 def test_full_image_batches_carry_the_pixel_mask(compose_train):

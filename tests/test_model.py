@@ -31,6 +31,74 @@ def test_encoder_abundances_on_simplex(padding_mode):
     assert torch.allclose(a.sum(dim=1), torch.ones(3, P, P), atol=1e-6)
 
 
+def test_encoder_layers_follow_eq_3_and_4_with_the_script_settings():
+    # Eq. 3: Conv3×3 → BN → leaky ReLU → spatial dropout, width 48; Eq. 4: the same with a
+    # 1×1 convolution to K channels; then softmax(3.5·Z₂) over the channels.
+    enc = FTIRUnmixerModule(num_bands=B, num_endmembers=K).net.encoder
+    kinds = [torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.LeakyReLU, torch.nn.Dropout2d]
+    for layer in (enc.layer1, enc.layer2):
+        assert [type(m) for m in layer] == kinds
+    conv1, bn1, act1, drop1 = enc.layer1
+    conv2, bn2, act2, drop2 = enc.layer2
+    assert (conv1.in_channels, conv1.out_channels, conv1.kernel_size, conv1.padding) == (
+        B,
+        48,
+        (3, 3),
+        (1, 1),
+    )
+    assert (conv2.in_channels, conv2.out_channels, conv2.kernel_size, conv2.padding) == (
+        48,
+        K,
+        (1, 1),
+        (0, 0),
+    )
+    assert conv1.bias is not None and conv2.bias is not None
+    assert (bn1.num_features, bn2.num_features) == (48, K)
+    assert act1.negative_slope == act2.negative_slope == 0.01
+    assert drop1.p == drop2.p == 0.2
+    assert enc.softmax_scale == 3.5
+    # The forward pass composes them in that order (eval mode: dropout off, BN statistics).
+    enc.eval()
+    x = torch.rand(2, B, 5, 5)
+    z1 = F.leaky_relu(bn1(conv1(x)), 0.01)
+    z2 = F.leaky_relu(bn2(conv2(z1)), 0.01)
+    torch.testing.assert_close(enc(x), torch.softmax(3.5 * z2, dim=1))
+
+
+def test_decoder_places_each_kernel_slice_as_eq_2_says():
+    # Eq. 2: x̂_c = Σ_{u,v} W_{u,v} a^{(u,v)}, with a^{(u,v)} the abundances at offset
+    # (u − p//2, v − p//2) from c. One unit abundance of endmember 1 at pixel (3, 2) therefore
+    # reaches the output pixel (3 − u + 1, 2 − v + 1) through W[:, 1, u, v]: a flipped kernel
+    # (a true convolution) or a shifted one would put the slices elsewhere.
+    torch.manual_seed(3)
+    dec = PositiveDecoder(num_endmembers=2, num_bands=4, kernel_size=3)
+    a = torch.zeros(1, 2, 6, 5)
+    a[0, 1, 3, 2] = 1.0
+    out = dec(a)[0].detach()
+    w = dec.weight.detach()
+    for u in range(3):
+        for v in range(3):
+            torch.testing.assert_close(out[:, 3 - u + 1, 2 - v + 1], w[:, 1, u, v])
+    assert out.abs().sum() == pytest.approx(w[:, 1].sum().item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "replicate"])
+def test_decoder_equals_a_loop_over_eq_2_for_varying_abundances(padding_mode):
+    torch.manual_seed(4)
+    dec = PositiveDecoder(num_endmembers=3, num_bands=4, kernel_size=3, padding_mode=padding_mode)
+    a = torch.rand(1, 3, 5, 6)
+    w = dec.weight.detach()
+    mode = "constant" if padding_mode == "zeros" else padding_mode
+    padded = F.pad(a, (1, 1, 1, 1), mode=mode)[0]
+    expected = torch.zeros(4, 5, 6)
+    for i in range(5):
+        for j in range(6):
+            for u in range(3):
+                for v in range(3):
+                    expected[:, i, j] += w[:, :, u, v] @ padded[:, i + u, j + v]
+    torch.testing.assert_close(dec(a)[0].detach(), expected)
+
+
 def test_decoder_endmembers_are_positive_kernel_sum():
     dec = PositiveDecoder(K, B, P)
     e = dec.endmembers()

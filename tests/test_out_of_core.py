@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_RUN, TINY_SCENE
+from conftest import TINY_RUN, TINY_SCENE, assert_scored_against_ground_truth
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.data.out_of_core import sample_positions, scan_cube
 from ftir_unmixer.data.patches import PatchGatherer
@@ -126,7 +126,7 @@ def test_out_of_core_run_writes_the_results_contract(compose_train, tmp_path):
     assert result.abundances.shape == (24, 10, 4)
     np.testing.assert_allclose(result.abundances.sum(axis=2), 1.0, atol=1e-5)
     assert np.all(result.endmembers_model >= 0)
-    assert np.isfinite(metrics["gt/mean_angle_deg"])
+    assert_scored_against_ground_truth(result, metrics)
     assert result.attrs["global_step"] == 6
 
 

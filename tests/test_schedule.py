@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from conftest import TINY_RUN, quiet_trainer
@@ -142,18 +144,39 @@ def test_restart_reports_the_seed_with_the_lowest_criterion():
     ]
 
 
+def _set_values(overrides):
+    """``key → value`` of the overrides that set a value (not those choosing a config)."""
+    pairs = dict(o.split("=", 1) for o in overrides)
+    return {k: yaml.safe_load(v) for k, v in pairs.items() if "." in k or k == "seed"}
+
+
 @pytest.mark.parametrize("study", sorted(compare_methods.STUDIES))
 def test_every_study_job_composes_and_instantiates(compose_train, study):
     spec = compare_methods.STUDIES[study]
     for scene in spec["scenes"]:
         for label, method in spec["methods"].items():
             for _, overrides in compare_methods.method_jobs(label, method):
-                cfg = compose_train([*overrides, *compare_methods.SCENES[scene], "logger=none"])
+                job = [*overrides, *compare_methods.SCENES[scene], "logger=none"]
+                cfg = compose_train(job)
+                for key, value in _set_values(overrides).items():
+                    assert OmegaConf.select(cfg, key) == value, (label, key)
+                if scene == "strong_artefacts":
+                    assert cfg.synthetic.atmosphere_co2 == 0.15
                 if issubclass(get_class(cfg.model._target_), BaseUnmixer):
-                    instantiate(cfg.model)
+                    estimator = instantiate(cfg.model)
+                    assert estimator.seed == cfg.seed, label
+                    assert f"model={estimator.method}" in overrides, label
                 else:
-                    instantiate(cfg.model, num_bands=120, loss_name=cfg.loss.name)
-                instantiate(cfg.data)
+                    module = instantiate(cfg.model, num_bands=120, loss_name=cfg.loss.name)
+                    for key in ("lr", "lr_schedule", "decoder_lr_scale", "init_endmembers"):
+                        assert module.hparams[key] == cfg.model[key], (label, key)
+                dm = instantiate(cfg.data)
+                assert (dm.patch_size, dm.normalization, dm.mode, dm.seed) == (
+                    cfg.data.patch_size,
+                    cfg.data.normalization,
+                    cfg.data.mode,
+                    cfg.seed,
+                ), label
 
 
 def test_run_directories_are_ascii():
