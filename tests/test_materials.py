@@ -33,7 +33,7 @@ def peak_position(values: np.ndarray, wn: np.ndarray, low: float, high: float) -
 @pytest.mark.parametrize(
     ("name", "low", "high"),
     [
-        # Strongest ATR band of each material (domain notes §2, ATR red shift included).
+        # Strongest ATR band of each material (literature band positions, ATR red shift included).
         ("calcium_oxalate", 1610.0, 1618.0),  # νas C=O 1618–1620, shifted ~5
         ("lead_soap", 1505.0, 1513.0),  # νas COO⁻ 1510–1513
         ("chalk", 1395.0, 1410.0),  # ν3 CO3, ATR max ~1395–1410

@@ -1,54 +1,12 @@
 r"""VCA endmember extraction followed by fully constrained least squares (FCLS) abundances.
 
-**VCA** (Nascimento & Bioucas-Dias, "Vertex component analysis: a fast algorithm to unmix
-hyperspectral data", IEEE TGRS 43(4), 2005) assumes pure pixels exist: the endmembers are
-vertices of the simplex of the data, found one at a time as the most extreme pixel along a
-random direction orthogonal to the vertices found so far. With pixels :math:`\mathbf x_n` as
-rows of :math:`\mathbf X \in \mathbb R^{N \times B}` and :math:`p = K`:
-
-1. Estimate the SNR (their Eq. 13) from the top-:math:`p` principal subspace
-   :math:`\mathbf U_p` of the covariance:
-   :math:`P_y = \tfrac1N \sum_n \|\mathbf x_n\|^2`,
-   :math:`P_x = \tfrac1N \sum_n \|\mathbf U_p^\top(\mathbf x_n - \bar{\mathbf x})\|^2
-   + \|\bar{\mathbf x}\|^2`,
-   :math:`\mathrm{SNR} = 10 \log_{10} \frac{P_x - (p/B) P_y}{P_y - P_x}`.
-2. If SNR > :math:`15 + 10 \log_{10} p` dB: project onto the top-:math:`p` subspace
-   :math:`\mathbf U_d` of :math:`\tfrac1N \mathbf X^\top \mathbf X` (no centring),
-   :math:`\mathbf c_n = \mathbf U_d^\top \mathbf x_n`, then projectively onto the hyperplane
-   :math:`\mathbf y^\top \mathbf u = 1` with :math:`\mathbf u = \bar{\mathbf c}`:
-   :math:`\mathbf y_n = \mathbf c_n / (\mathbf c_n^\top \mathbf u)`. Otherwise project onto the
-   top-:math:`(p-1)` principal subspace of the centred data and append a constant coordinate
-   :math:`c = \max_n \|\mathbf c_n\|`: :math:`\mathbf y_n = [\mathbf c_n; c]`.
-3. Start with :math:`\mathbf A = [\mathbf e_p, \mathbf 0, \dots, \mathbf 0] \in \mathbb R^{p
-   \times p}`. For :math:`i = 1..p`: draw :math:`\mathbf w \sim \mathcal N(0, \mathbf I_p)`,
-   :math:`\mathbf f = (\mathbf I - \mathbf A \mathbf A^+) \mathbf w / \|\cdot\|`, pick
-   :math:`k = \arg\max_n |\mathbf f^\top \mathbf y_n|` and set column :math:`i` of
-   :math:`\mathbf A` to :math:`\mathbf y_k`.
-4. The endmembers are the chosen pixels projected back (denoised) to band space:
-   :math:`\mathbf U_d \mathbf c_k` (+ :math:`\bar{\mathbf x}` in the low-SNR branch).
-
-Deviation from the paper, for robustness only: in the projective branch, a pixel with
-:math:`\mathbf c_n^\top \mathbf u \le 0` (no signal along the mean direction, where the
-projection is undefined) cannot be chosen. The random directions come from
-``numpy.random.default_rng(seed)``. Negative absorbances need no special handling: the
-projections are linear, so slightly negative values simply enter the geometry (they can make
-the endmembers slightly negative where the data are).
-
-**FCLS** (Heinz & Chang 2001) solves, for every pixel,
-:math:`\min_{\mathbf a} \|\mathbf x - \mathbf E \mathbf a\|^2` s.t. :math:`\mathbf a \ge 0`,
-:math:`\mathbf 1^\top \mathbf a = 1`, by the augmented-matrix trick: NNLS on
-:math:`\tilde{\mathbf E} = [\mathbf E; \delta \mathbf 1^\top]`,
-:math:`\tilde{\mathbf x} = [\mathbf x; \delta]`, where the large :math:`\delta` turns the
-sum-to-one into a stiff penalty :math:`\delta^2 (\mathbf 1^\top \mathbf a - 1)^2`. With the thin
-QR factorisation :math:`\tilde{\mathbf E} = \mathbf Q \mathbf R` (:math:`\mathbf R` is
-:math:`K \times K`), :math:`\|\tilde{\mathbf x} - \tilde{\mathbf E} \mathbf a\|^2 =
-\|\mathbf Q^\top \tilde{\mathbf x} - \mathbf R \mathbf a\|^2 + \text{const}`, so each pixel's
-NNLS shrinks from :math:`(B+1) \times K` to :math:`K \times K`. The projections
-:math:`\mathbf Q^\top \tilde{\mathbf x}` of all pixels are one matrix product; the remaining
-loop solves one tiny NNLS per pixel (about 15 µs each, ~0.4 s for 20k pixels). QR works on
-:math:`\tilde{\mathbf E}` itself, not on the normal equations, so the large :math:`\delta` costs
-no precision even for nearly collinear endmembers. The result is divided by its sum to make the
-sum-to-one exact.
+VCA (Nascimento & Bioucas-Dias, IEEE TGRS 43(4), 2005) and FCLS (Heinz & Chang, 2001), as
+docs/method.md ("Classical baselines") describes them: :func:`estimate_snr_db` is the SNR
+estimate of VCA's Eq. 13, :func:`vca` the projection and the search for extreme pixels (its
+random directions from ``numpy.random.default_rng(seed)``), :func:`fcls` the per-pixel
+non-negative least squares with the sum-to-one constraint as a stiff extra row. FCLS works on
+the QR factorisation of the augmented endmember matrix, so each pixel's problem shrinks to
+K×K and the large weight of the extra row costs no precision.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``ftir-unmixer convert``: instrument files → an input HDF5 file (``shared/design.md``).
+"""``ftir-unmixer convert``: instrument files → an input HDF5 file (docs/file-formats.md).
 
 Each input becomes one tile (or several with ``--tile-rows``), stacked along the rows in the
 order given. Everything is read and checked before anything is written, and the output is

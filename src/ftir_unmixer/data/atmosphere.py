@@ -1,21 +1,22 @@
 """Templates of the atmospheric CO2 and water-vapour residuals of an ATR-FPA measurement.
 
 A difference in the gas column between the background and the sample scan leaves, in every
-pixel of a tile, a residual ``c·g(ν̃)`` (``shared/domain/atr-ftir-cross-sections.md`` §3.3).
-The templates ``g`` here are synthesised from the numbers of §3 (no line database): each
+pixel of a tile, a residual ``c·g(ν̃)`` (docs/method.md, "The synthetic cross-section").
+The templates ``g`` here are synthesised from measured atmospheric reference spectra on a
+1.93 cm⁻¹ grid (their positions and heights below; no line database): each
 feature is a pseudo-Voigt of the instrument line shape at 4 cm⁻¹ resolution
 (:func:`ftir_unmixer.data.materials.band_sum`, mostly Gaussian), and each template is scaled
 to a maximum of 1 on a dense axis, so its values on a 1.93 cm⁻¹ grid reach about 0.9–1.
 
-* CO2 ν3 (§3.1): the rotational lines are unresolved at 4 cm⁻¹, so the P/R envelope is drawn
+* CO2 ν3: the rotational lines are unresolved at 4 cm⁻¹, so the P/R envelope is drawn
   with four broad components placed to reproduce the measured reference: R maximum at
   2360.4 cm⁻¹ (1.00), P maximum at 2341.2 (0.65), central dip at 2348.9 (0.41), half-maximum
   envelope 2327.7–2372.0 and the ≥ 5 % extent 2290–2385. The weak ν1+ν3 and 2ν2+ν3
   combination bands (3716, 3609) are a few % of ν3.
-* H2O (§3.2): the 33 bend-region features (1338–1942 cm⁻¹, FWHM 5.7) and 15 stretch-region
-  features (3525–3840, FWHM 7.7) with their heights relative to the CO2 R maximum; where §3.2
-  lists a line only by its strength rank, its height is interpolated between its neighbours
-  [estimate].
+* H2O: the 33 bend-region features (1338–1942 cm⁻¹, FWHM 5.7) and 15 stretch-region
+  features (3525–3840, FWHM 7.7) with their heights relative to the CO2 R maximum; where the
+  reference gives a line only by its strength rank, its height is interpolated between its
+  neighbours [estimate].
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ATMOSPHERIC_WINDOWS: dict[str, tuple[float, float]] = {
 }
 """Spectral windows ``(low, high)`` in cm⁻¹ outside which both templates stay below 1 %."""
 
-# §3.1: P/R envelope of CO2 ν3 (origin 2349 cm⁻¹) and its combination bands.
+# P/R envelope of CO2 ν3 (origin 2349 cm⁻¹) and its combination bands.
 CO2_BANDS: tuple[Band, ...] = (
     (2359.0, 0.65, 11.9),  # R branch near its maximum
     (2368.0, 0.52, 17.0),  # R branch, high-J lines (compressed, short tail)
@@ -50,8 +51,8 @@ CO2_BANDS: tuple[Band, ...] = (
 _BEND_FWHM = 5.7
 _STRETCH_FWHM = 7.7
 
-# §3.2: water-vapour ν2 bend region, (centre cm⁻¹, height relative to the CO2 R maximum).
-# From 1489 on, §3.2 lists the lines by decreasing strength only: heights 0.095 → 0.03 by rank.
+# Water-vapour ν2 bend region, (centre cm⁻¹, height relative to the CO2 R maximum).
+# From 1489 on, the lines are known by decreasing strength only: heights 0.095 → 0.03 by rank.
 _BEND_LINES = (
     (1558.0, 0.23),
     (1541.0, 0.21),
@@ -88,7 +89,7 @@ _BEND_LINES = (
     (1942.0, 0.030),
 )
 
-# §3.2: ν1/ν3 stretch region, same convention; from 3749 on heights 0.085 → 0.03 by rank
+# ν1/ν3 stretch region, same convention; from 3749 on heights 0.085 → 0.03 by rank
 # (3525 and 3545 are the weak lines named beside lead white's 3535 band).
 _STRETCH_LINES = (
     (3649.0, 0.11),

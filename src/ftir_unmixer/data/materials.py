@@ -1,7 +1,8 @@
 r"""Reference ATR spectra of paint cross-section materials, built from band tables.
 
 Every material is a table of absorption bands ``(centre cm⁻¹, relative height, FWHM cm⁻¹)``
-taken from ``shared/domain/atr-ftir-cross-sections.md`` §2. A band is a pseudo-Voigt profile
+taken from the spectroscopic literature on paint cross-sections (docs/method.md, "The
+synthetic cross-section"). A band is a pseudo-Voigt profile
 (:func:`band_sum`), and the ATR spectrum of a material is
 
 .. math::
@@ -10,17 +11,17 @@ taken from ``shared/domain/atr-ftir-cross-sections.md`` §2. A band is a pseudo-
         \sum_j h_j\,\mathrm{pV}\bigl(\tilde\nu;\ c_j - \delta h_j,\ w_j\bigr),
 
 * :math:`1/\tilde\nu`: the ATR penetration depth grows with the wavelength, so the ATR
-  absorbance is the transmission one times :math:`\tilde\nu_\mathrm{ref}/\tilde\nu` (§4); the
+  absorbance is the transmission one times :math:`\tilde\nu_\mathrm{ref}/\tilde\nu`; the
   stretches above 2800 cm⁻¹ come out 2–4× weaker relative to the fingerprint than in the
   transmission-like heights :math:`h_j` of the tables;
-* :math:`\delta h_j`: the anomalous-dispersion red shift of strong bands (§4, "cheap
-  alternative"), proportional to the band's relative height, :math:`\delta` = 3–12 cm⁻¹ for
+* :math:`\delta h_j`: the anomalous-dispersion red shift of strong bands (a cheap stand-in for a
+  dielectric model), proportional to the band's relative height, :math:`\delta` = 3–12 cm⁻¹ for
   the strongest band of each material;
 * :math:`A_0/P`: scales the spectrum so that its maximum (on a dense 0.1 cm⁻¹ grid, hence
   independent of the caller's grid) is the material's ``peak_absorbance`` in AU, 0.25–0.55 for
-  a pure pixel on a Ge crystal (§4 "Absorbance magnitudes").
+  a pure pixel on a Ge crystal.
 
-Bands below 900 cm⁻¹ (outside the MCT focal-plane-array window, §1.2) are not modelled, so
+Bands below 900 cm⁻¹ (outside the MCT focal-plane-array window) are not modelled, so
 the spectra are meant for grids at or above :data:`MIN_WAVENUMBER`.
 """
 
@@ -39,7 +40,7 @@ Band = tuple[float, float, float]
 """One absorption band: ``(centre cm⁻¹, relative height, FWHM cm⁻¹)``."""
 
 MIN_WAVENUMBER = 900.0
-"""Lowest wavenumber (cm⁻¹) the band tables describe: the MCT-FPA cut-off (§1.2)."""
+"""Lowest wavenumber (cm⁻¹) the band tables describe: the MCT-FPA cut-off."""
 
 BAND_ETA = 0.5
 """Lorentzian fraction of the pseudo-Voigt profile of solid-state bands."""
@@ -107,7 +108,7 @@ class Material:
 MATERIALS: dict[str, Material] = {
     m.name: m
     for m in (
-        # §2.9 polyester (styrene-cross-linked ortho-phthalic) embedding resin.
+        # polyester (styrene-cross-linked ortho-phthalic) embedding resin.
         Material(
             "polyester_resin",
             "polyester embedding resin",
@@ -128,7 +129,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.35,
             atr_shift=4.0,
         ),
-        # §2.1 calcium oxalate monohydrate (whewellite): five O–H bands, νas/νs C–O, ν C–C.
+        # calcium oxalate monohydrate (whewellite): five O–H bands, νas/νs C–O, ν C–C.
         Material(
             "calcium_oxalate",
             "calcium oxalate monohydrate (whewellite)",
@@ -145,7 +146,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.45,
             atr_shift=5.0,
         ),
-        # §2.6 degraded (oxidised, hydrolysed, ionomeric) drying oil.
+        # degraded (oxidised, hydrolysed, ionomeric) drying oil.
         Material(
             "degraded_oil",
             "oxidised/hydrolysed drying oil with carboxylate ionomer",
@@ -164,7 +165,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.25,
             atr_shift=4.0,
         ),
-        # §2.5 cured, aged linseed oil film (ester-dominated).
+        # cured, aged linseed oil film (ester-dominated).
         Material(
             "linseed_oil",
             "aged linseed oil film",
@@ -185,7 +186,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.30,
             atr_shift=5.0,
         ),
-        # §2.8 kaolinite (kaolinitic earth pigment / bole): Al–OH stretches, Si–O, Al–OH bend.
+        # kaolinite (kaolinitic earth pigment / bole): Al–OH stretches, Si–O, Al–OH bend.
         Material(
             "kaolinite",
             "kaolinite (earth pigment)",
@@ -203,7 +204,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.50,
             atr_shift=6.0,
         ),
-        # §2.4 lead white (hydrocerussite); the ν3 CO3 band is flat-topped in ATR, drawn as
+        # lead white (hydrocerussite); the ν3 CO3 band is flat-topped in ATR, drawn as
         # two overlapping components.
         Material(
             "lead_white",
@@ -219,7 +220,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.55,
             atr_shift=8.0,
         ),
-        # §2.3 crystalline lead palmitate/stearate (lead soap), with the CH2 wagging
+        # crystalline lead palmitate/stearate (lead soap), with the CH2 wagging
         # progression of crystalline chains (1190–1350, ~20 cm⁻¹ apart).
         Material(
             "lead_soap",
@@ -238,7 +239,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.40,
             atr_shift=3.0,
         ),
-        # §2.10 azurite (optional Van Eyck palette blue).
+        # azurite (optional Van Eyck palette blue).
         Material(
             "azurite",
             "azurite (basic copper carbonate)",
@@ -252,7 +253,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.45,
             atr_shift=6.0,
         ),
-        # §2.7 natural chalk (calcite); ν3 entered at its transmission position, the ATR shift
+        # natural chalk (calcite); ν3 entered at its transmission position, the ATR shift
         # brings the maximum to ~1408 cm⁻¹.
         Material(
             "chalk",
@@ -268,7 +269,7 @@ MATERIALS: dict[str, Material] = {
             peak_absorbance=0.50,
             atr_shift=12.0,
         ),
-        # §2.2 animal (hide/bone) glue: collagen amide A/B/I/II/III and side-chain bands,
+        # animal (hide/bone) glue: collagen amide A/B/I/II/III and side-chain bands,
         # heights from the measured collagen mean spectrum.
         Material(
             "animal_glue",

@@ -1,11 +1,12 @@
 r"""Synthetic ATR-µFTIR image of a paint cross-section, with ground truth.
 
-The scene imitates ``shared/domain/atr-ftir-cross-sections.md``: ``num_tiles`` focal-plane
+The scene imitates a focal-plane-array ATR-µFTIR image of a paint cross-section
+(docs/method.md, "The synthetic cross-section"): ``num_tiles`` focal-plane
 tiles of ``tile_rows × tile_cols`` pixels stacked along the depth (row) axis into an
 ``H × W × B`` cube (``H = num_tiles · tile_rows``), on the FPA wavenumber grid
-``ν̃_b = nu_max − b·step`` (§1.2, stored descending by default).
+``ν̃_b = nu_max − b·step`` (4 cm⁻¹ resolution, zero filling 2; stored descending by default).
 
-**Stratigraphy** (§5), top to bottom: embedding resin, a calcium-oxalate crust, the paint
+**Stratigraphy**, top to bottom: embedding resin, a calcium-oxalate crust, the paint
 layers of ``paint_layers`` (:data:`PAINT_RECIPES`), a chalk–glue ground and embedding resin
 again. Layer thicknesses are fractions of ``H`` (the ground takes what is left), so the scene
 keeps its proportions at any size; the interfaces wave along the columns. Each layer is a
@@ -22,10 +23,11 @@ Gaussian of ``blur_fwhm_px``), which keeps them non-negative and summing to one.
 :math:`\mathbf X_0 = \mathbf A\mathbf E^\top` with the abundances :math:`\mathbf A`
 (``H·W × K``) and the material spectra :math:`\mathbf E` (``B × K``,
 :mod:`ftir_unmixer.data.materials`). With ``chromatic_blur`` the PSF width scales as
-:math:`1700/\tilde\nu` (§5), so each band sees differently blurred maps (the ground-truth maps
-are those at 1700 cm⁻¹) and :math:`\mathbf X_0` is no longer exactly linear near interfaces.
+:math:`1700/\tilde\nu` (diffraction), so each band sees differently blurred maps (the
+ground-truth maps are those at 1700 cm⁻¹) and :math:`\mathbf X_0` is no longer exactly linear
+near interfaces.
 
-**Artefacts**, applied in this order to every pixel :math:`p` and band :math:`b` (§3–4):
+**Artefacts**, applied in this order to every pixel :math:`p` and band :math:`b`:
 
 .. math::
 
@@ -86,7 +88,7 @@ SOURCE = "ftir-unmixer synthetic cross-section"
 """The ``source`` attribute of a written scene."""
 
 BLUR_REFERENCE_WAVENUMBER = 1700.0
-"""Wavenumber (cm⁻¹) at which the PSF has ``blur_fwhm_px`` (§7)."""
+"""Wavenumber (cm⁻¹) at which the PSF has ``blur_fwhm_px``."""
 
 NOISE_REFERENCE_WAVENUMBER = 2000.0
 """Wavenumber (cm⁻¹) at which the noise RMS is ``noise_mau``."""
@@ -159,7 +161,7 @@ PAINT_RECIPES: dict[str, LayerRecipe] = {
         {"azurite": 0.45, "lead_white": 0.15, "linseed_oil": 0.40}, grain="azurite"
     ),
 }
-"""Paint layers that ``SyntheticConfig.paint_layers`` can name (§5)."""
+"""Paint layers that ``SyntheticConfig.paint_layers`` can name."""
 
 
 @dataclass
@@ -601,7 +603,7 @@ def noise_profile(wavenumbers: ArrayLike, edge_factor: float) -> np.ndarray:
             {\tilde\nu_e - 2000}\right)^4,
 
     with :math:`\tilde\nu_e` = 950 below 2000 cm⁻¹ and 3850 above, so the RMS reaches
-    ``edge_factor`` (:math:`f`) at both edges of the FPA window (§4: ×3–10 towards 900–1000
+    ``edge_factor`` (:math:`f`) at both edges of the FPA window (×3–10 towards 900–1000
     and above 3600 cm⁻¹).
     """
     wn = np.asarray(wavenumbers, dtype=np.float64)

@@ -1,37 +1,11 @@
 r"""Choosing K: over- and under-modelling evidence per run, and a recommended K per sweep.
 
-The paper picks K by training K = 6…20 and looking at the maps (Sec. III, Fig. 5): a map
-that holds two materials means K is too small (under-modelling), "duplicate endmembers
-manifesting as repeated, low-intensity maps" mean K is too large (over-modelling). This
-module turns that inspection into numbers.
-
-Over-modelling evidence of one run (:func:`run_evidence`):
-
-* near-duplicate pairs: two endmembers closer than ``duplicate_angle_deg`` *and* whose maps
-  are correlated (Pearson ≥ ``min_map_correlation``). Requiring both keeps genuinely similar
-  materials that sit in different places apart: lead white and chalk, both carbonates, are
-  7.6° apart in the bundled scene but lie in different layers, so their maps anti-correlate;
-* near-empty maps: a map whose largest abundance stays below ``empty_level``.
-
-Under-modelling evidence:
-
-* split maps (:func:`map_splits`): take the pixels where a map dominates (arg-max of the
-  abundances), cluster their *data* spectra into two groups (k-means on unit-norm spectra,
-  i.e. by spectral direction), and measure the spectral angle between the two cluster means.
-  One material gives two clusters that differ only by noise and mixing (a few degrees); two
-  materials merged into one map give two clearly different means. A map counts as split
-  when that angle exceeds ``split_angle_deg`` and both clusters hold at least
-  ``min_cluster_fraction`` of its pixels. Spectra and angles are weighted by the data's band
-  reliability (Eq. 13 of the stored outlier scores at the default τ, α, w_min), as WSAD
-  weighs them, so that per-tile atmospheric residuals and noisy bands, which differ between
-  the pixels of one material, do not make a split; SAD and WSAD runs are judged alike;
-* over a sweep, the drop of the mean reconstruction angle from one K to the next: a large
-  relative drop says the smaller K missed a component.
-
-:func:`recommend_k` aggregates the runs of a K sweep (replicates of the same K vote) and
-recommends the largest K below the first over-modelled K; when no K of the sweep shows
-over-modelling, the knee of the reconstruction-error curve (Kneedle: the point farthest below
-the chord of the normalised curve).
+The criteria and their thresholds are explained in docs/method.md ("Choosing K"):
+:func:`run_evidence` gathers a run's near-duplicate pairs (close endmembers whose maps are
+also correlated), near-empty maps and split maps (:func:`map_splits`: the dominated pixels'
+data spectra fall into two distinct clusters, bands weighted by their reliability);
+:func:`recommend_k` lets replicates vote and recommends the largest K below the first
+over-modelled one, else the knee of the reconstruction error (:func:`reconstruction_knee`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The input HDF5 contract: detector tiles, wavenumbers, optional mask and ground truth.
 
-Layout (see ``shared/design.md``)::
+Layout (docs/file-formats.md describes each item)::
 
     wavenumbers                 (B,)        float64  cm⁻¹, instrument order
     tiles/<name>                (H_i, W, B) float32  one detector tile each

@@ -1,6 +1,6 @@
 """The results HDF5 contract (``results.h5``) and the ``endmembers.csv`` export.
 
-Layout (see ``shared/design.md``)::
+Layout (docs/file-formats.md describes each item)::
 
     abundances              (H, W, K) float32  ≥ 0, sum to 1 over K
     endmembers              (B, K)    float32  in the units of the input cube

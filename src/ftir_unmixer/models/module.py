@@ -60,55 +60,21 @@ class RowSource(Protocol):
 class FTIRUnmixerModule(L.LightningModule):
     """FTIR-unmixer: encoder → scaled softmax → softplus-positive decoder, trained with WSAD.
 
-    Args:
-        num_bands: B, set from the data.
-        num_endmembers: K.
-        loss_name: ``wsad`` (Eq. 6–7 with the band weights) or ``sad`` (all weights 1).
-        band_weights: ``(B,)`` weights of Eq. 13 for WSAD; ignored for SAD.
-        hidden_channels: encoder width.
-        patch_size: p, the decoder kernel.
-        negative_slope: leaky-ReLU slope.
-        dropout: spatial dropout.
-        softmax_scale: α of the scaled softmax.
-        padding_mode: convolution padding.
-        readout: ``sum`` (Eq. 5) or ``mean`` endmember readout.
-        lr: Adam learning rate.
-        lr_schedule: ``constant`` (the paper: ``lr`` throughout), ``plateau``
-            (``ReduceLROnPlateau`` on ``train/loss_epoch``: the rate is multiplied by
-            ``lr_factor`` once the loss has not improved for ``lr_patience`` epochs) or
-            ``cosine`` (cosine annealing over ``trainer.max_epochs`` down to
-            ``lr * lr_min_factor``).
-        lr_factor: ``plateau``: factor of each reduction, in (0, 1).
-        lr_patience: ``plateau``: epochs without improvement before a reduction.
-        lr_min_factor: ``cosine``: final rate as a fraction of ``lr``, in [0, 1].
-        decoder_lr_scale: the decoder's (endmembers') learning rate as a fraction of ``lr``:
-            1 (the paper) trains both alike; below 1 keeps the endmembers near their start
-            (e.g. ``init_endmembers=vca``) while the encoder learns the abundances; 0 freezes
-            them.
-        init_endmembers: ``random`` (the authors' Xavier-uniform U), ``vca`` or ``nmf``: the
-            decoder starts from those endmembers (:meth:`initialise_endmembers`).
-        channels_last: keep the network's weights, and the patches it is fed, in channels-last
-            memory format (the band axis innermost, as the cube stores it): the convolutions
-            run on oneDNN's/cuDNN's native layout and the gathered patches need no copy. Same
-            maths; only the memory layout and the order of floating-point sums change.
-        compile: ``torch.compile`` the training computation (network and loss, forward and
-            backward), which fuses the loss's and the normalisation layers' element-wise
-            passes. Costs a one-off compilation (tens of seconds on a small CPU, a second one
-            for the smaller last batch of an epoch) and, on a CPU, a C++ compiler. Inference
-            (:meth:`unmix_cube`) stays eager. Dropout draws from inductor's random stream, so
-            the masks differ from eager mode's.
-        compile_mode: ``torch.compile`` mode: ``default``, ``reduce-overhead`` (CUDA graphs,
-            which remove the per-kernel launch cost of this small network on a GPU) or
-            ``max-autotune``.
-        fused_adam: Adam's fused kernel (one pass per parameter instead of one per
-            operation; the same update up to rounding). Needs torch ≥ 2.4 on a CPU.
-        log_step_loss: also log every step's loss (``train/loss_step``, in the progress bar);
-            ``None``: only on a CPU, where reading a value costs nothing.
+    The keyword arguments are the keys of ``conf/model/ftir_unmixer.yaml``, which documents
+    each one (docs/method.md gives the paper's and the script's values); the pipeline adds
+    ``num_bands`` (B of the preprocessed cube), ``loss_name`` (``loss.name``) and
+    ``band_weights`` (the ``(B,)`` weights of Eq. 13, ignored for SAD). Impossible values stop
+    with one sentence naming their key.
 
-    The training step never reads a value back from the device: the batch losses are summed
-    on the device and their mean is logged once per epoch (``train/loss_epoch``, averaged over
-    DDP ranks), so on an accelerator the hot loop neither waits for the device nor pays for
-    Lightning's per-call logging (unless ``log_step_loss`` asks for the step losses).
+    Two implementation notes the configuration does not carry:
+
+    * with ``compile`` the training computation (network and loss, forward and backward) is
+      compiled on first use in the training process, so the module can still be pickled (DDP's
+      spawn launcher); :meth:`unmix_cube` stays eager, and dropout then draws from inductor's
+      random stream;
+    * the training step never reads a value back from the device: the batch losses are summed
+      on the device and their mean is logged once per epoch (``train/loss_epoch``, averaged
+      over DDP ranks), unless ``log_step_loss`` asks for the step losses.
     """
 
     def __init__(
