@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -18,6 +19,8 @@ from ftir_unmixer.data.materials import MATERIALS, material_library, material_sp
 from ftir_unmixer.data.synthetic import (
     SOURCE,
     SyntheticConfig,
+    _cap,
+    _jitter,
     generate_cross_section,
     noise_profile,
     write_synthetic,
@@ -217,6 +220,70 @@ def test_minor_component_stays_below_ten_percent_in_one_layer() -> None:
     assert host.min() - 5 <= present.min() and present.max() <= host.max() + 5
 
 
+def test_cap_moves_the_excess_to_the_other_materials_in_proportion() -> None:
+    # Pixel 1: 0.9 / 0.06 / 0.04 → 0.7, and the 0.2 excess split 0.06 : 0.04 → 0.18 / 0.12.
+    # Pixel 2: the exempt material (index 0, resin) may stay at 0.95; the capped 0.05 stays.
+    # Pixel 3: one material alone keeps everything (no other material to receive it).
+    a = np.array([[[0.0, 0.9, 0.06, 0.04], [0.95, 0.05, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]])
+    _cap(a, 0.7, exempt=0)
+    np.testing.assert_allclose(a[0, 0], [0.0, 0.7, 0.18, 0.12])
+    np.testing.assert_allclose(a[0, 1], [0.95, 0.05, 0.0, 0.0])
+    np.testing.assert_allclose(a[0, 2], [0.0, 0.0, 1.0, 0.0])
+
+
+def test_cap_repeats_until_no_receiver_exceeds_the_cap() -> None:
+    # 0.8 / 0.2 with cap 0.5 → 0.5 / 0.5 needs the receiver itself to stop at the cap: the
+    # second material reaches 0.5 after the first round and nothing moves afterwards.
+    a = np.array([[[0.8, 0.2, 0.0]]])
+    _cap(a, 0.5, exempt=2)
+    np.testing.assert_allclose(a[0, 0], [0.5, 0.5, 0.0])
+
+
+def test_jitter_keeps_the_simplex_and_the_absent_materials_absent() -> None:
+    composition = np.zeros((20, 16, 4))
+    composition[..., 1], composition[..., 3] = 0.35, 0.65
+    _jitter(composition, 0.6, np.random.default_rng(0))
+    np.testing.assert_allclose(composition.sum(axis=-1), 1.0)
+    assert (composition[..., [0, 2]] == 0).all()
+    assert composition[..., 1].std() > 0.03 and (composition[..., 1] > 0).all()
+
+
+def test_highly_mixed_preset_has_no_material_above_0_7_but_the_resin() -> None:
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR / "synthetic")):
+            config = instantiate(compose(config_name="highly_mixed"))
+    finally:
+        GlobalHydra.instance().clear()
+    small = dataclasses.replace(config, num_tiles=2, num_bands=20, step=100.0)
+    scene = generate_cross_section(small)
+    gt = scene.ground_truth
+    a = gt.abundances.reshape(-1, len(gt.names))
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-5)
+    resin = gt.names.index("polyester_resin")
+    purity = dict(zip(gt.names, gt.purity, strict=True))
+    assert purity.pop("polyester_resin") == pytest.approx(1.0)
+    assert max(purity.values()) <= 0.7 + 1e-6
+    # Facets: most non-resin pixels mix two or three materials above 5 %.
+    paint = a[a[:, resin] < 0.05]
+    counts = (paint > 0.05).sum(axis=1)
+    assert np.isin(counts, [2, 3]).mean() > 0.6
+    # The oil binder never stands alone.
+    oil = a[:, gt.names.index("linseed_oil")]
+    assert oil.max() <= 0.7 + 1e-6
+
+
+def test_purity_defaults_reproduce_the_bundled_scene() -> None:
+    base = generate_cross_section(tiny())
+    explicit = generate_cross_section(
+        tiny(grain_purity=1.0, soap_purity=1.0, crust_oxalate=0.8, composition_jitter=0.0)
+    )
+    np.testing.assert_array_equal(base.cube, explicit.cube)
+    mixed = generate_cross_section(tiny(grain_purity=0.6))
+    np.testing.assert_array_equal(mixed.mask, base.mask)
+    assert not np.array_equal(mixed.ground_truth.abundances, base.ground_truth.abundances)
+
+
 def test_written_file_round_trips_through_read_input(tmp_path: Path) -> None:
     config = tiny(dead_pixel_fraction=0.02)
     scene = generate_cross_section(config)
@@ -231,6 +298,12 @@ def test_written_file_round_trips_through_read_input(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data.ground_truth.endmembers, scene.ground_truth.endmembers)
     assert data.attrs["source"] == SOURCE and data.attrs["units"] == "absorbance"
     assert SyntheticConfig(**json.loads(data.attrs["synthetic_config"])) == config
+    np.testing.assert_allclose(data.ground_truth.purity, scene.ground_truth.purity)
+    with h5py.File(path) as f:
+        np.testing.assert_allclose(
+            f["ground_truth/purity"][()],
+            scene.ground_truth.abundances.reshape(-1, len(scene.ground_truth.names)).max(axis=0),
+        )
 
 
 @pytest.mark.parametrize(
@@ -293,6 +366,11 @@ def test_synth_command_writes_the_scene_and_the_library(
     assert stored["seed"] == 4 and stored["noise_mau"] == 0.5 and stored["step"] == 50.0
     assert stored["paint_layers"] == ["earth", "azurite"]
     assert "azurite" in data.ground_truth.names
+    purity = ", ".join(
+        f"{n} {v:.2f}"
+        for n, v in zip(data.ground_truth.names, data.ground_truth.purity, strict=True)
+    )
+    assert f"purity (largest abundance): {purity}\n" in printed
     for name in MATERIALS:
         table = np.loadtxt(library / f"synthetic_{name}.dpt", delimiter=",")
         assert table.shape == (50, 2)
@@ -307,4 +385,19 @@ def test_synth_command_rejects_bad_overrides(
 ) -> None:
     assert main(["synth", "-o", str(tmp_path / "x.h5"), bad]) == 2
     assert "error: synth --set" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_synth_scene_option_starts_from_a_preset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "mixed.h5"
+    argv = ["synth", "-o", str(output), "--scene", "highly_mixed", "--tiles", "1"]
+    argv += ["--rows", "32", "--cols", "16", "--bands", "20", "--set", "step=100"]
+    assert main(argv) == 0
+    stored = json.loads(read_input(output).attrs["synthetic_config"])
+    assert stored["max_abundance"] == 0.7 and stored["num_tiles"] == 1
+    assert main(["synth", "-o", str(tmp_path / "x.h5"), "--scene", "muddy"]) == 2
+    err = capsys.readouterr().err
+    assert "synth --scene 'muddy' is not a synthetic preset" in err and "highly_mixed" in err
     assert not (tmp_path / "x.h5").exists()

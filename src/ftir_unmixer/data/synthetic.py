@@ -19,6 +19,15 @@ resin-filled cracks run down from the surface, and an optional minor component i
 one paint layer. The abundance maps are blurred by the optical point-spread function (a
 Gaussian of ``blur_fwhm_px``), which keeps them non-negative and summing to one.
 
+**Purity** (how mixed the scene is): grains hold ``grain_purity`` pigment and the layer's matrix
+for the rest, soap aggregates ``soap_purity`` lead soap, the crust ``crust_oxalate`` oxalate;
+``composition_jitter`` varies each layer's matrix fractions smoothly across the image (so the
+pixels spread over the facet of the layer's materials instead of sitting on one point), and
+``max_abundance`` caps every material but the embedding resin, the excess going to the
+pixel's other materials. The defaults (1, 1, 0.8, 0, 1) give the bundled scene; the
+``highly_mixed`` preset has no material above 0.7 except the resin. A material's purity is its
+largest abundance (:attr:`~ftir_unmixer.io.input_file.GroundTruth.purity`).
+
 **Mixing**: Beer–Lambert absorbances add, so the clean cube is linear,
 :math:`\mathbf X_0 = \mathbf A\mathbf E^\top` with the abundances :math:`\mathbf A`
 (``H·W × K``) and the material spectra :math:`\mathbf E` (``B × K``,
@@ -116,6 +125,7 @@ _NOISE_KERNEL = np.array([1.0, 2.0, 1.0]) / math.sqrt(6.0)
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 _CHROMATIC_LEVELS = 8
+_CAP_ROUNDS = 50
 _STREAMS = (
     "interfaces",
     "grains",
@@ -129,6 +139,7 @@ _STREAMS = (
     "spikes",
     "bad_channels",
     "dead_pixels",
+    "composition",
 )
 
 
@@ -209,6 +220,12 @@ class SyntheticConfig:
         baseline_offset: largest |additive offset| (AU).
         baseline_slope: largest |baseline change| from the window centre to its edges (AU).
         gain_range: largest loss of signal from poor contact (gain in [1 − range, 1]).
+        grain_purity: pigment fraction of a grain (the layer's matrix makes the rest).
+        soap_purity: lead-soap fraction of a soap aggregate.
+        crust_oxalate: calcium-oxalate fraction of the crust (degraded oil the rest).
+        composition_jitter: amplitude of the smooth spatial variation of each layer's matrix
+            fractions (0: uniform layers).
+        max_abundance: largest abundance of any material but the embedding resin (1: no cap).
 
     """
 
@@ -248,6 +265,11 @@ class SyntheticConfig:
     baseline_offset: float = 0.01
     baseline_slope: float = 0.01
     gain_range: float = 0.3
+    grain_purity: float = 1.0
+    soap_purity: float = 1.0
+    crust_oxalate: float = 0.8
+    composition_jitter: float = 0.0
+    max_abundance: float = 1.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -295,6 +317,12 @@ class SyntheticConfig:
             ("particle_radius_px", self.particle_radius_px > 0, "positive"),
             ("soap_radius", self.soap_radius > 0, "positive"),
             ("gain_range", 0 <= self.gain_range < 1, "in [0, 1)"),
+            *(
+                (name, 0 <= getattr(self, name) <= 1, "in [0, 1]")
+                for name in ("grain_purity", "soap_purity", "crust_oxalate")
+            ),
+            ("composition_jitter", self.composition_jitter >= 0, "non-negative"),
+            ("max_abundance", 0 < self.max_abundance <= 1, "in (0, 1]"),
             ("minor_abundance", 0 <= self.minor_abundance < 1, "in [0, 1)"),
             ("noise_edge_factor", self.noise_edge_factor >= 1, "at least 1"),
             *(
@@ -402,6 +430,43 @@ def _overlay(abundances: np.ndarray, weight: np.ndarray, k: int) -> None:
     abundances[..., k] += weight
 
 
+def _jitter(composition: np.ndarray, amplitude: float, rng: np.random.Generator) -> None:
+    """Vary a layer's matrix fractions smoothly across the image, in place (keeps the sum).
+
+    Each present material's fraction is multiplied by ``exp(amplitude · z)`` with ``z`` a
+    smooth random field of unit standard deviation, then the fractions are renormalised, so
+    the layer's pixels spread along the facet of its materials instead of sitting on one point.
+    """
+    height, width, _ = composition.shape
+    present = np.flatnonzero(composition[0, 0] > 0)
+    field = ndimage.gaussian_filter(
+        rng.standard_normal((present.size, height, width)),
+        sigma=(0, max(2.0, height / 16), max(2.0, width / 16)),
+    )
+    field /= field.std(axis=(1, 2), keepdims=True)
+    composition[..., present] *= np.exp(amplitude * np.moveaxis(field, 0, -1))
+    composition /= composition.sum(axis=-1, keepdims=True)
+
+
+def _cap(abundances: np.ndarray, cap: float, exempt: int) -> None:
+    """Limit every material but ``exempt`` to ``cap``, in place (keeps the sum).
+
+    A material's excess above the cap goes to the pixel's other materials in proportion to
+    their abundances, in rounds until no material exceeds the cap (a pixel made of one
+    material alone keeps it).
+    """
+    capped = np.arange(abundances.shape[-1]) != exempt
+    for _ in range(_CAP_ROUNDS):
+        excess = np.clip(abundances - cap, 0.0, None) * capped
+        if excess.max() <= 1e-12:
+            return
+        receivers = np.where(excess > 0, 0.0, abundances)
+        room = receivers.sum(axis=-1, keepdims=True)
+        share = np.divide(receivers, room, out=np.zeros_like(receivers), where=room > 0)
+        moved = excess * (room > 0)
+        abundances += moved.sum(axis=-1, keepdims=True) * share - moved
+
+
 def _blur(maps: np.ndarray, fwhm_px: float) -> np.ndarray:
     """Gaussian blur of ``(H, W, K)`` maps; 'nearest' edges keep sums and non-negativity."""
     if fwhm_px <= 0:
@@ -500,9 +565,12 @@ def _abundance_maps(config: SyntheticConfig, streams: dict[str, np.random.Genera
     """Unblurred abundances of every registered material, ``(H, W, len(MATERIALS))``."""
     height, width = config.image_shape
     index = {name: k for k, name in enumerate(MATERIALS)}
+    crust = LayerRecipe(
+        {"calcium_oxalate": config.crust_oxalate, "degraded_oil": 1.0 - config.crust_oxalate}
+    )
     recipes = [
         RESIN,
-        CRUST,
+        crust,
         *(PAINT_RECIPES[name] for name in config.paint_layers),
         GROUND,
         RESIN,
@@ -527,6 +595,8 @@ def _abundance_maps(config: SyntheticConfig, streams: dict[str, np.random.Genera
         composition = np.zeros((height, width, len(MATERIALS)))
         for name, fraction in recipe.matrix.items():
             composition[..., index[name]] = fraction
+        if config.composition_jitter > 0 and len(recipe.matrix) > 1:
+            _jitter(composition, config.composition_jitter, streams["composition"])
         if recipe.grain is not None:
             grains = _grains(
                 streams["grains"],
@@ -534,7 +604,7 @@ def _abundance_maps(config: SyntheticConfig, streams: dict[str, np.random.Genera
                 config.particle_radius_px,
                 config.particle_coverage,
             )
-            _overlay(composition, grains, index[recipe.grain])
+            _overlay(composition, config.grain_purity * grains, index[recipe.grain])
         abundances += weight[..., None] * composition
 
     if config.minor_material:
@@ -554,8 +624,11 @@ def _abundance_maps(config: SyntheticConfig, streams: dict[str, np.random.Genera
         abundances[..., degraded] += moved
         _overlay(abundances, OXALATE_FRONT_MAX * front, index["calcium_oxalate"])
 
-    _overlay(abundances, _soap_aggregates(config, bounds, streams["soaps"]), index["lead_soap"])
+    soaps = _soap_aggregates(config, bounds, streams["soaps"])
+    _overlay(abundances, config.soap_purity * soaps, index["lead_soap"])
     _overlay(abundances, _cracks(config, bounds, streams["cracks"]), index["polyester_resin"])
+    if config.max_abundance < 1:
+        _cap(abundances, config.max_abundance, exempt=index["polyester_resin"])
     return abundances
 
 

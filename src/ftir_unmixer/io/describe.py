@@ -6,7 +6,7 @@ import numpy as np
 
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.io.input_checks import constant_bands
-from ftir_unmixer.io.input_file import HyperspectralData
+from ftir_unmixer.io.input_file import GroundTruth, HyperspectralData
 
 
 def describe_axis(wavenumbers: np.ndarray) -> str:
@@ -26,6 +26,14 @@ def describe_axis(wavenumbers: np.ndarray) -> str:
     return (
         f"{wavenumbers[0]:.2f} → {wavenumbers[-1]:.2f} cm⁻¹ ({order}, mean step "
         f"{steps.mean():+.4f} cm⁻¹)"
+    )
+
+
+def purity_summary(ground_truth: GroundTruth) -> str:
+    """Each material's purity as text, e.g. ``chalk 0.99, animal glue 0.45``."""
+    return ", ".join(
+        f"{name} {value:.2f}"
+        for name, value in zip(ground_truth.names, ground_truth.purity, strict=True)
     )
 
 
@@ -69,6 +77,7 @@ def describe(data: HyperspectralData) -> list[str]:
         lines.append("ground truth: none")
     else:
         lines.append(f"ground truth: K={gt.endmembers.shape[1]} ({', '.join(gt.names)})")
+        lines.append(f"purity (largest abundance): {purity_summary(gt)}")
     lines.append("attributes:")
     for key, value in data.attrs.items():
         text = " ".join(str(value).split())

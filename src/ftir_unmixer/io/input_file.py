@@ -9,6 +9,7 @@ Layout (docs/file-formats.md describes each item)::
     ground_truth/endmembers     (B, K)      float32  (optional)
     ground_truth/abundances     (H, W, K)   float32  (optional)
     ground_truth/names          (K,)        str      (optional)
+    ground_truth/purity         (K,)        float32  largest abundance per material (written)
     attrs: units, source
 
 Only h5py and NumPy are imported here, so readers and converters stay light.
@@ -44,6 +45,11 @@ class GroundTruth:
     endmembers: np.ndarray
     abundances: np.ndarray
     names: list[str]
+
+    @property
+    def purity(self) -> np.ndarray:
+        """``(K,)`` each material's largest abundance anywhere in the image (1: a pure pixel)."""
+        return self.abundances.reshape(-1, self.abundances.shape[-1]).max(axis=0)
 
 
 @dataclass
@@ -182,6 +188,7 @@ def write_input(
             gt.create_dataset("endmembers", data=np.asarray(ground_truth.endmembers, np.float32))
             gt.create_dataset("abundances", data=np.asarray(ground_truth.abundances, np.float32))
             gt.create_dataset("names", data=np.array(ground_truth.names, dtype=h5py.string_dtype()))
+            gt.create_dataset("purity", data=np.asarray(ground_truth.purity, np.float32))
         f.attrs["units"] = units
         f.attrs["source"] = source
         for key, value in (extra_attrs or {}).items():
