@@ -15,6 +15,14 @@ angle of every pixel of every patch, and the cosine is clamped to :math:`\pm(1 -
 the arccos, whose derivative is infinite at ±1. The clamp also sets the smallest angle the loss
 can report, :math:`\arccos(1 - 10^{-7}) \approx 4.5 \times 10^{-4}` rad (0.026°), reached by
 identical spectra; pixels fitted that closely no longer pass gradients.
+
+**Nuisance subspace** (beyond the paper; ``model.baseline_degree``,
+``model.atmosphere_components``, :mod:`ftir_unmixer.nuisance`): with an orthonormal basis
+:math:`\mathbf Q` of the weighted nuisance columns :math:`\mathbf w \odot \mathbf N`, the angle is
+taken between the parts of :math:`\mathbf w \odot \mathbf x` and :math:`\mathbf w \odot
+\hat{\mathbf x}` orthogonal to it, :math:`(\mathbf I - \mathbf Q\mathbf Q^\top)(\mathbf w \odot
+\mathbf x)`: a baseline or an atmospheric residual in the data costs nothing and needs no
+endmember. Without a basis the loss is Eq. 6–7 exactly.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ def spectral_angle_rad(
     dim: int = 1,
     eps: float = 1e-8,
     clamp: float = 1e-7,
+    nuisance: Tensor | None = None,
 ) -> Tensor:
     r"""Per-pixel (weighted) spectral angle in radians (Eq. 6), the loss's angle in torch.
 
@@ -61,6 +70,9 @@ def spectral_angle_rad(
         dim: The band axis.
         eps: ε of the denominator (guards all-zero spectra).
         clamp: c, the cosine is clamped to ``[-1 + c, 1 - c]`` (0 disables the margin).
+        nuisance: ``(B, q)`` orthonormal basis :math:`\mathbf Q` of the (weighted) nuisance
+            subspace projected out of both spectra after weighting (module docstring); None
+            for Eq. 6 as it stands.
 
     Returns:
         The angle of every pixel: the input shape without ``dim``.
@@ -81,6 +93,12 @@ def spectral_angle_rad(
         shape[dim] = num_bands
         w = weights.to(device=x.device, dtype=dtype).reshape(shape)
         x, x_hat = w * x, w * x_hat
+    if nuisance is not None and nuisance.shape[1]:
+        basis = nuisance.to(device=x.device, dtype=dtype)
+        x, x_hat = (
+            (v.movedim(dim, -1) - (v.movedim(dim, -1) @ basis) @ basis.T).movedim(-1, dim)
+            for v in (x, x_hat)
+        )
     dot = (x * x_hat).sum(dim=dim)
     norms = torch.linalg.vector_norm(x, dim=dim) * torch.linalg.vector_norm(x_hat, dim=dim)
     cosine = (dot / (norms + eps)).clamp(-1.0 + clamp, 1.0 - clamp)
@@ -97,10 +115,13 @@ class SpectralAngleLoss(nn.Module):
     Attributes:
         name: ``"wsad"`` when weights are held, ``"sad"`` otherwise.
         weights: ``(B,)`` buffer, or ``None`` for SAD.
+        nuisance: ``(B, q)`` buffer, the orthonormal basis of the weighted nuisance subspace
+            (:meth:`set_nuisance`), or ``None``.
 
     """
 
     weights: Tensor | None
+    nuisance: Tensor | None
 
     def __init__(
         self,
@@ -108,6 +129,7 @@ class SpectralAngleLoss(nn.Module):
         dim: int = 1,
         eps: float = 1e-8,
         clamp: float = 1e-7,
+        nuisance_shape: tuple[int, int] | None = None,
     ) -> None:
         """Hold the band weights and the settings of :func:`spectral_angle_rad`.
 
@@ -116,6 +138,8 @@ class SpectralAngleLoss(nn.Module):
             dim: Band axis of the inputs.
             eps: ε of Eq. 6.
             clamp: Cosine clamp margin.
+            nuisance_shape: ``(B, q)`` of the nuisance basis to hold (zeros until
+                :meth:`set_nuisance`, which projects nothing), or None for none.
 
         """
         super().__init__()
@@ -126,6 +150,8 @@ class SpectralAngleLoss(nn.Module):
             if not (weights > 0).any():
                 raise ValueError("Band weights are all zero, so every spectral angle is undefined.")
         self.register_buffer("weights", weights)
+        nuisance = torch.zeros(nuisance_shape) if nuisance_shape and nuisance_shape[1] else None
+        self.register_buffer("nuisance", nuisance)
         self.name = "sad" if weights is None else "wsad"
         self.dim = dim
         self.eps = eps
@@ -145,11 +171,26 @@ class SpectralAngleLoss(nn.Module):
             A scalar tensor (float32, or float64 for float64 inputs).
 
         """
-        angles = spectral_angle_rad(x, x_hat, self.weights, self.dim, self.eps, self.clamp)
+        angles = spectral_angle_rad(
+            x, x_hat, self.weights, self.dim, self.eps, self.clamp, self.nuisance
+        )
         if mask is None:
             return angles.mean()
         mask = mask.to(angles.dtype)
         return (angles * mask).sum() / mask.sum().clamp_min(1.0)
+
+    def set_nuisance(self, columns: Tensor | np.ndarray) -> None:
+        r"""Hold the orthonormal basis :math:`\mathbf Q` of the weighted nuisance columns.
+
+        Args:
+            columns: ``(B, q)`` the nuisance columns :math:`\mathbf N` (unweighted), q as
+                given by ``nuisance_shape``.
+        """
+        columns = torch.as_tensor(np.asarray(columns), dtype=torch.float64)
+        if self.weights is not None:
+            columns = self.weights.to(torch.float64)[:, None] * columns
+        basis, _ = torch.linalg.qr(columns)
+        self.nuisance.copy_(basis.to(self.nuisance.dtype))
 
     def extra_repr(self) -> str:
         """Summarise the settings in ``repr``."""

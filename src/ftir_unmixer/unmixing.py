@@ -44,6 +44,9 @@ class CubeUnmixing:
         abundances: ``(H, W, K)`` abundance maps.
         endmembers_model: ``(B, K)`` endmembers in the preprocessed space (Eq. 5 for the
             network).
+        endmembers_fit: ``(B, K)`` the endmembers the results report (mapped to input
+            units), when they differ from ``endmembers_model``: the network's with their
+            nuisance components removed, or refitted (``model.refit``); None: the same.
         reconstruction_angle: ``(H, W)`` per-pixel spectral angle between input and
             reconstruction, in radians.
         sums: the reconstruction's sums over the valid pixels, unscaled, from which the
@@ -61,3 +64,9 @@ class CubeUnmixing:
     scale: float
     band_weights: np.ndarray
     attrs: dict[str, object] = field(default_factory=dict)
+    endmembers_fit: np.ndarray | None = None
+
+    @property
+    def endmembers(self) -> np.ndarray:
+        """``(B, K)`` the reported endmembers in the preprocessed space, before the scale."""
+        return self.endmembers_model if self.endmembers_fit is None else self.endmembers_fit

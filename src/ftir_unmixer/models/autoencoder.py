@@ -5,8 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ftir_unmixer.models.archetypal_decoder import ArchetypalDecoder
 from ftir_unmixer.models.decoder import PositiveDecoder, Readout
 from ftir_unmixer.models.encoder import Encoder
+
+DECODERS = ("free", "archetypal")
+"""Values of ``model.decoder``."""
 
 
 class UnmixingAutoencoder(nn.Module):
@@ -22,6 +26,9 @@ class UnmixingAutoencoder(nn.Module):
         softmax_scale: α of the scaled softmax.
         padding_mode: padding of the encoder's 3×3 and of the decoder's p×p convolutions.
         readout: ``sum`` (Eq. 5) or ``mean`` endmember readout.
+        decoder: ``free`` (the paper's p×p softplus decoder) or ``archetypal``
+            (:class:`~ftir_unmixer.models.archetypal_decoder.ArchetypalDecoder`, pixel-wise).
+        archetype_candidates: M, candidate pixels of the archetypal decoder.
     """
 
     def __init__(
@@ -35,6 +42,8 @@ class UnmixingAutoencoder(nn.Module):
         softmax_scale: float = 3.5,
         padding_mode: str = "zeros",
         readout: Readout = "sum",
+        decoder: str = "free",
+        archetype_candidates: int = 256,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(
@@ -46,8 +55,12 @@ class UnmixingAutoencoder(nn.Module):
             softmax_scale=softmax_scale,
             padding_mode=padding_mode,
         )
-        self.decoder = PositiveDecoder(
-            num_endmembers, num_bands, patch_size, padding_mode=padding_mode, readout=readout
+        self.decoder: PositiveDecoder | ArchetypalDecoder = (
+            ArchetypalDecoder(num_endmembers, num_bands, archetype_candidates)
+            if decoder == "archetypal"
+            else PositiveDecoder(
+                num_endmembers, num_bands, patch_size, padding_mode=padding_mode, readout=readout
+            )
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +81,7 @@ class UnmixingAutoencoder(nn.Module):
             for m in self.encoder.modules()
             if isinstance(m, nn.Conv2d)
         )
-        return encoder + self.decoder.unconstrained.shape[-1] // 2
+        return encoder + self.decoder.kernel_size // 2
 
     def endmembers(self) -> torch.Tensor:
         """Eq. 5: the ``(B, K)`` endmembers of the decoder."""

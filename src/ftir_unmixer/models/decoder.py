@@ -59,6 +59,11 @@ class PositiveDecoder(nn.Module):
         nn.init.xavier_uniform_(self.unconstrained)
 
     @property
+    def kernel_size(self) -> int:
+        """p, the kernel's side."""
+        return self.unconstrained.shape[-1]
+
+    @property
     def weight(self) -> torch.Tensor:
         """``W = softplus(U)``, the non-negative ``(B, K, p, p)`` kernel."""
         return F.softplus(self.unconstrained)

@@ -16,9 +16,13 @@ from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.io.disk_cube import row_blocks, rows_per_block
 from ftir_unmixer.losses import LOSS_NAMES, SpectralAngleLoss, spectral_angle_rad
-from ftir_unmixer.models.autoencoder import UnmixingAutoencoder
+from ftir_unmixer.models.archetypal_decoder import extreme_pixels
+from ftir_unmixer.models.autoencoder import DECODERS, UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
 from ftir_unmixer.models.initialisation import check_initialisation, initial_endmembers
+from ftir_unmixer.models.priors import abundance_entropy, log_volume, loss_space
+from ftir_unmixer.nuisance import NuisanceBasis, remove_nuisance
+from ftir_unmixer.refit import REFITS, refit_abundances, refit_endmembers
 from ftir_unmixer.unmixing import CubeUnmixing, check_num_endmembers
 
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -44,6 +48,47 @@ def cosine_factor(epoch: int, epochs: int, floor: float) -> float:
         floor: :math:`f_{\min}`, ``model.lr_min_factor``.
     """
     return floor + (1.0 - floor) * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
+
+
+def check_levers(
+    *,
+    decoder: str,
+    archetype_candidates: int,
+    num_endmembers: int,
+    volume_weight: float,
+    volume_delta: float,
+    sparsity_weight: float,
+    baseline_degree: int,
+    atmosphere_components: int,
+    refit: str,
+) -> None:
+    """Refuse impossible settings of the levers beyond the paper, naming the key.
+
+    Raises:
+        FTIRUnmixerError: one sentence per problem found first.
+    """
+    rules = [
+        ("decoder", decoder in DECODERS, f"one of {list(DECODERS)}"),
+        (
+            "archetype_candidates",
+            archetype_candidates >= 2 * num_endmembers,
+            f"at least 2·K = {2 * num_endmembers}",
+        ),
+        ("volume_weight", volume_weight >= 0, "≥ 0 (0: no volume prior, the paper)"),
+        ("volume_delta", volume_delta > 0, "positive (e.g. 0.01)"),
+        ("sparsity_weight", sparsity_weight >= 0, "≥ 0 (0: no sparsity prior, the paper)"),
+        (
+            "baseline_degree",
+            -1 <= baseline_degree <= 3,
+            "between -1 (no baseline, the paper) and 3",
+        ),
+        ("atmosphere_components", atmosphere_components >= 0, "≥ 0 (0: none, the paper)"),
+        ("refit", refit in REFITS, f"one of {list(REFITS)}"),
+    ]
+    for key, ok, requirement in rules:
+        if not ok:
+            value = locals()[key]
+            raise FTIRUnmixerError(f"model.{key}={value!r} is invalid; it must be {requirement}.")
 
 
 class RowSource(Protocol):
@@ -97,6 +142,14 @@ class FTIRUnmixerModule(L.LightningModule):
         lr_min_factor: float = 0.01,
         decoder_lr_scale: float = 1.0,
         init_endmembers: str = "random",
+        decoder: str = "free",
+        archetype_candidates: int = 256,
+        volume_weight: float = 0.0,
+        volume_delta: float = 0.01,
+        sparsity_weight: float = 0.0,
+        baseline_degree: int = -1,
+        atmosphere_components: int = 0,
+        refit: str = "none",
         channels_last: bool = True,
         compile: bool = False,
         compile_mode: str = "default",
@@ -131,6 +184,17 @@ class FTIRUnmixerModule(L.LightningModule):
                 f"model.decoder_lr_scale={decoder_lr_scale} must be ≥ 0 (0 freezes the "
                 "endmembers, 1 is the paper)."
             )
+        check_levers(
+            decoder=decoder,
+            archetype_candidates=archetype_candidates,
+            num_endmembers=num_endmembers,
+            volume_weight=volume_weight,
+            volume_delta=volume_delta,
+            sparsity_weight=sparsity_weight,
+            baseline_degree=baseline_degree,
+            atmosphere_components=atmosphere_components,
+            refit=refit,
+        )
         self.save_hyperparameters(ignore=["band_weights"])
         self.net = UnmixingAutoencoder(
             num_bands,
@@ -142,32 +206,63 @@ class FTIRUnmixerModule(L.LightningModule):
             softmax_scale=softmax_scale,
             padding_mode=padding_mode,
             readout=readout,
+            decoder=decoder,
+            archetype_candidates=archetype_candidates,
         )
         weights = None
         if loss_name == "wsad" and band_weights is not None:
             weights = torch.as_tensor(np.asarray(band_weights), dtype=torch.float32)
-        self.loss = SpectralAngleLoss(weights, dim=-1)
+        nuisance_shape = (num_bands, baseline_degree + 1 + atmosphere_components)
+        self.loss = SpectralAngleLoss(weights, dim=-1, nuisance_shape=nuisance_shape)
+        self.register_buffer(
+            "nuisance_columns", torch.zeros(nuisance_shape) if nuisance_shape[1] else None
+        )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net.to(memory_format=self.memory_format)
         self._compiled_batch_loss: Callable[..., torch.Tensor] | None = None
         self._epoch_loss_sum: torch.Tensor | float = 0.0
         self._epoch_patches = 0
 
-    def initialise_endmembers(self, pixels: np.ndarray, seed: int) -> None:
-        """Start the decoder from ``model.init_endmembers`` fitted on the preprocessed pixels.
+    def initialise_from_data(self, pixels: np.ndarray, wavenumbers: np.ndarray, seed: int) -> None:
+        """Set what the model estimates once from the data, before the first step.
 
-        Does nothing for ``random``; otherwise Eq. 5 returns the VCA or NMF endmembers before
-        the first step.
+        In this order: the nuisance subspace (``model.baseline_degree``,
+        ``model.atmosphere_components``), the archetypal decoder's candidate pixels, and the
+        decoder's start (``model.init_endmembers``; ``random`` keeps the authors'
+        initialisation), whose nuisance components are removed as at the end of the run.
 
         Args:
             pixels: ``(N, B)`` valid pixels of the cube as fed to the network.
+            wavenumbers: ``(B,)`` their axis.
             seed: the run's seed.
         """
-        endmembers = initial_endmembers(
-            self.hparams.init_endmembers, pixels, self.hparams.num_endmembers, seed
-        )
+        hp = self.hparams
+        basis = None
+        if self.nuisance_columns is not None:
+            basis = NuisanceBasis.fit(
+                pixels, wavenumbers, hp.baseline_degree, hp.atmosphere_components, seed
+            )
+            self.nuisance_columns.copy_(torch.from_numpy(basis.matrix))
+            self.loss.set_nuisance(basis.matrix)
+        if hp.decoder == "archetypal":
+            candidates = extreme_pixels(
+                pixels, hp.archetype_candidates // 2, hp.num_endmembers, seed
+            )
+            self.net.decoder.set_candidates(candidates, seed)
+        endmembers = initial_endmembers(hp.init_endmembers, pixels, hp.num_endmembers, seed)
         if endmembers is not None:
+            if basis is not None:
+                endmembers = remove_nuisance(endmembers, basis).astype(np.float32)
             self.net.decoder.set_endmembers(torch.from_numpy(endmembers))
+
+    @property
+    def nuisance_basis(self) -> NuisanceBasis | None:
+        """The nuisance subspace fitted by :meth:`initialise_from_data`, or None."""
+        if self.nuisance_columns is None:
+            return None
+        return NuisanceBasis(
+            self.nuisance_columns.cpu().double().numpy(), self.hparams.baseline_degree + 1
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(reconstruction, abundances)`` of ``(N, B, h, w)`` patches."""
@@ -184,8 +279,28 @@ class FTIRUnmixerModule(L.LightningModule):
             batch: patches, or whole-image crops in the full-image mode.
             mask: ``(N, h, w)`` valid pixels (full-image mode), or None for all.
         """
-        reconstruction, _ = self.net(batch)
-        return self.loss(batch.movedim(1, -1), reconstruction.movedim(1, -1), mask)
+        reconstruction, abundances = self.net(batch)
+        loss = self.loss(batch.movedim(1, -1), reconstruction.movedim(1, -1), mask)
+        return loss + self.prior_penalty(abundances)
+
+    def log_volume(self) -> torch.Tensor:
+        """V(Ê) of the decoder's endmembers in the loss's space (:mod:`~.priors`)."""
+        endmembers = loss_space(self.net.endmembers(), self.loss.weights, self.loss.nuisance)
+        return log_volume(endmembers, self.hparams.volume_delta)
+
+    def prior_penalty(self, abundances: torch.Tensor) -> torch.Tensor | float:
+        """``volume_weight · V(Ê) + sparsity_weight · S(A)`` (0 with both weights 0).
+
+        Args:
+            abundances: the batch's ``(N, K, h, w)`` abundances.
+        """
+        hp = self.hparams
+        penalty: torch.Tensor | float = 0.0
+        if hp.volume_weight:
+            penalty = penalty + hp.volume_weight * self.log_volume()
+        if hp.sparsity_weight:
+            penalty = penalty + hp.sparsity_weight * abundance_entropy(abundances)
+        return penalty
 
     def training_loss(self, batch: Batch) -> torch.Tensor:
         """:meth:`batch_loss` in the network's memory format, compiled if ``compile`` is set.
@@ -228,6 +343,8 @@ class FTIRUnmixerModule(L.LightningModule):
             mean = self._epoch_loss_sum / self._epoch_patches
             self.log("train/loss_epoch", mean, prog_bar=True, sync_dist=True)
         self.log("train/lr", float(self.optimizers().param_groups[0]["lr"]))
+        if self.hparams.volume_weight:
+            self.log("train/log_volume", self.log_volume().detach().float())
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         """Adam with the configured learning rate and, unless ``constant``, its schedule.
@@ -285,6 +402,12 @@ class FTIRUnmixerModule(L.LightningModule):
         extra rows on both sides and cropped back, so the stitched outputs equal those of
         the whole image at once (the out-of-core mode streams a cube on disk this way).
 
+        With a nuisance subspace the reconstruction angles and sums are those of the parts
+        orthogonal to it (what the loss compares), and the endmembers reported in input units
+        have their nuisance components removed (:func:`~ftir_unmixer.nuisance.remove_nuisance`;
+        ``endmembers_model`` stays Eq. 5). ``model.refit`` then re-estimates the abundances
+        and, for ``nnls``, the endmembers (:mod:`ftir_unmixer.refit`).
+
         Args:
             cube: the preprocessed cube: a tensor, or a :class:`RowSource` such as a cube on
                 disk.
@@ -294,9 +417,15 @@ class FTIRUnmixerModule(L.LightningModule):
 
         Raises:
             FTIRUnmixerError: for blocks with ``circular`` padding, which wraps each block
-                onto itself rather than the image.
+                onto itself rather than the image, and for a refit of a cube left on disk.
         """
         height, width, bands = cube.shape
+        refit = self.hparams.refit
+        if refit != "none" and not isinstance(cube, torch.Tensor):
+            raise FTIRUnmixerError(
+                f"model.refit={refit} needs the cube in memory; set data.out_of_core=false or "
+                "model.refit=none."
+            )
         if block_rows is None:
             block_rows = height if isinstance(cube, torch.Tensor) else rows_per_block(width, bands)
         if block_rows < height and self.hparams.padding_mode == "circular":
@@ -306,6 +435,8 @@ class FTIRUnmixerModule(L.LightningModule):
             )
         mask = np.ones((height, width), dtype=bool) if mask is None else np.asarray(mask)
         weights = self.loss.weights.cpu().numpy() if self.loss.weights is not None else None
+        basis = self.nuisance_basis
+        project = _projector(basis)
         halo = self.net.receptive_radius
         abundances = np.empty((height, width, self.hparams.num_endmembers), dtype=np.float32)
         angle = np.empty((height, width), dtype=np.float32)
@@ -319,21 +450,47 @@ class FTIRUnmixerModule(L.LightningModule):
             x = torch.as_tensor(rows).to(self.device).permute(2, 0, 1).unsqueeze(0)
             reconstruction, block_abundances = self.net(x)
             own = slice(start - lo, stop - lo)
-            x, reconstruction = x[0, :, own], reconstruction[0, :, own]
             abundances[start:stop] = block_abundances[0, :, own].permute(1, 2, 0).cpu().numpy()
-            angle[start:stop] = spectral_angle_rad(x, reconstruction, dim=0).cpu().numpy()
+            x = project(x[0, :, own].permute(1, 2, 0).cpu().numpy())
+            reconstruction = project(reconstruction[0, :, own].permute(1, 2, 0).cpu().numpy())
+            angle[start:stop] = _angles(x, reconstruction)
             valid = mask[start:stop]
-            sums.add(
-                x.permute(1, 2, 0).cpu().numpy()[valid],
-                reconstruction.permute(1, 2, 0).cpu().numpy()[valid],
-                band_weights=weights,
-            )
+            sums.add(x[valid], reconstruction[valid], band_weights=weights)
         self.train(was_training)
+        endmembers_model = self.net.endmembers().cpu().numpy()
+        endmembers = endmembers_model if basis is None else remove_nuisance(endmembers_model, basis)
+        if refit != "none":
+            pixels = cube.cpu().numpy()[mask]
+            fit = refit_abundances(
+                pixels, endmembers, weights, None if basis is None else basis.matrix
+            )
+            if refit == "nnls":
+                endmembers = refit_endmembers(pixels, fit)
+            abundances[mask] = fit.abundances
+            reconstruction = project(abundances @ endmembers.T.astype(np.float32))
+            x = project(cube.cpu().numpy())
+            angle = _angles(x, reconstruction)
+            sums = ReconstructionSums.of(x, reconstruction, mask, band_weights=weights)
         return CubeUnmixing(
             abundances=abundances,
-            endmembers_model=self.net.endmembers().cpu().numpy(),
+            endmembers_model=endmembers_model,
+            endmembers_fit=endmembers,
             reconstruction_angle=angle,
             sums=sums,
             scale=sums.scale,
             band_weights=np.ones(bands, np.float32) if weights is None else weights,
         )
+
+
+def _angles(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
+    """Per-pixel spectral angle (radians, float32) of ``(..., B)`` arrays."""
+    return spectral_angle_rad(torch.from_numpy(x), torch.from_numpy(x_hat), dim=-1).numpy()
+
+
+def _projector(basis: NuisanceBasis | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Spectra ``(..., B)`` → their part orthogonal to the nuisance subspace (identity if none)."""
+    if basis is None:
+        return lambda spectra: spectra
+    q, _ = np.linalg.qr(basis.matrix)
+    q = q.astype(np.float32)
+    return lambda spectra: spectra - (spectra @ q) @ q.T

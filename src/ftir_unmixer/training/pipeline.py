@@ -83,7 +83,9 @@ def fit_network(
         band_weights=datamodule.band_weight_estimate.weights,
     )
     if not cfg.get("ckpt_path"):
-        module.initialise_endmembers(datamodule.valid_pixels(), datamodule.seed)
+        module.initialise_from_data(
+            datamodule.valid_pixels(), datamodule.data.wavenumbers, datamodule.seed
+        )
     callbacks = build_callbacks(cfg.get("callbacks"), results)
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -32,16 +32,16 @@ def unmixing_result(
 ) -> UnmixingResult:
     """The results contract of a method's unmixing of the data module's cube.
 
-    ``endmembers`` are the model-space endmembers divided by the reconstruction scale and
-    mapped back through the preprocessing into the units of the input cube;
-    ``endmembers_model`` are kept as the method holds them.
+    ``endmembers`` are the reported model-space endmembers (:attr:`CubeUnmixing.endmembers`)
+    divided by the reconstruction scale and mapped back through the preprocessing into the
+    units of the input cube; ``endmembers_model`` are kept as the method holds them.
 
     Args:
         dm: the set-up data module (cube, mask, normaliser, band diagnostics).
         unmixing: the method's output on the whole cube.
         attrs: root attributes to store.
     """
-    endmembers = unmixing.endmembers_model / unmixing.scale
+    endmembers = unmixing.endmembers / unmixing.scale
     return UnmixingResult(
         abundances=unmixing.abundances,
         endmembers=dm.normalizer.endmembers_to_input(endmembers),
