@@ -30,6 +30,7 @@ LAYERS = [
     ["ftir_unmixer.refit"],
     ["ftir_unmixer.baselines"],
     ["ftir_unmixer.losses", "ftir_unmixer.models", "ftir_unmixer.data"],
+    ["ftir_unmixer.explorer"],
     ["ftir_unmixer.training"],
     ["ftir_unmixer.commands", "ftir_unmixer.cli", "ftir_unmixer.train"],
 ]
@@ -44,6 +45,7 @@ LIGHT = [
     "ftir_unmixer.sweep_report.writer",
     "ftir_unmixer.data.synthetic",
     "ftir_unmixer.baselines.vca_fcls",
+    "ftir_unmixer.explorer.page",
 ]
 """Modules that must import without torch, Lightning or Hydra (readers, scores, commands)."""
 

@@ -11,7 +11,7 @@ from ftir_unmixer.evaluation.diagnostics import (
     ReconstructionSums,
     ground_truth_free_diagnostics,
 )
-from ftir_unmixer.evaluation.ground_truth import ground_truth_metrics, metric_name
+from ftir_unmixer.evaluation.ground_truth import Matching, ground_truth_metrics, metric_name
 from ftir_unmixer.evaluation.library import ReferenceLibrary, identification_labels, identify
 from ftir_unmixer.io.input_file import HyperspectralData
 from ftir_unmixer.io.results_file import UnmixingResult
@@ -53,6 +53,20 @@ def identification_accuracy(labels: Sequence[str], truth: Sequence[str | None]) 
     return float(np.mean(hits))
 
 
+def ground_truth_labels(matching: Matching, names: Sequence[str]) -> list[str]:
+    """Per estimated endmember, its matched material and angle (``"lead soap, 4.1°"``) or ``""``.
+
+    Args:
+        matching: the estimated endmembers matched to the true ones.
+        names: the true material names.
+    """
+    angles = dict(zip(matching.est_indices.tolist(), matching.angles_deg, strict=True))
+    return [
+        f"{name}, {angles[k]:.1f}°" if name is not None else ""
+        for k, name in enumerate(matching.labels(names))
+    ]
+
+
 def evaluate_run(
     result: UnmixingResult,
     data: HyperspectralData,
@@ -86,10 +100,7 @@ def evaluate_run(
         )
         metrics |= gt_metrics
         truth = matching.labels(data.ground_truth.names)
-        angles = dict(zip(matching.est_indices.tolist(), matching.angles_deg, strict=True))
-        labels = [
-            f"{name}, {angles[k]:.1f}°" if name is not None else "" for k, name in enumerate(truth)
-        ]
+        labels = ground_truth_labels(matching, data.ground_truth.names)
     identifications = []
     if library is not None:
         identifications = identify(

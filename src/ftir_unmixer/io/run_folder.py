@@ -1,7 +1,8 @@
 """The layout of a run's output directory: the one place that names its files.
 
-Every run (network or baseline) writes ``results.h5``, ``endmembers.csv`` and three PNG
-figures into its directory; a job that fails inside a sweep writes ``error.txt`` instead.
+Every run (network or baseline) writes ``results.h5``, ``endmembers.csv``, three PNG
+figures and ``explorer.html`` into its directory; a job that fails inside a sweep writes
+``error.txt`` instead.
 Hydra adds ``.hydra/`` (the composed configuration and the overrides), the configuration adds
 ``checkpoints/`` (``conf/callbacks/default.yaml``). docs/file-formats.md describes each file.
 """
@@ -20,6 +21,9 @@ FIGURE_FILES = {
     "band_weights": "band_weights.png",
 }
 """Figure name → file name."""
+
+EXPLORER_FILE = "explorer.html"
+"""The interactive explorer of the run (:mod:`ftir_unmixer.explorer`), beside the results."""
 
 ERROR_FILE = "error.txt"
 """Written by a job that failed inside a sweep: its error sentence, or the traceback."""
