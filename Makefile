@@ -33,7 +33,7 @@ train-paper: install ## The paper's full run: WSAD, K=10, 500 epochs (hours on a
 sweep: install ## Example sweep: SAD vs WSAD × K=4,6,8 on a reduced scene (~1 min), then its report
 	rm -rf $(SWEEP_DIR)
 	$(PY) -m ftir_unmixer.train -m experiment=sweep_demo hydra.sweep.dir=$(SWEEP_DIR) $(ARGS)
-	$(VENV)/bin/ftir-unmixer report $(SWEEP_DIR)
+	$(VENV)/bin/ftir-unmixer report $(SWEEP_DIR) --explore
 
 bench: install ## Benchmark training against the authors' approach (ARGS="--ablation" / "--threads 1")
 	$(PY) scripts/benchmark.py $(ARGS)

@@ -81,9 +81,13 @@ def test_tiny_multirun_one_wandb_run_per_job_and_report(tmp_path):
         images = list((run_dir / "files" / "media" / "images" / "figures").glob("*.png"))
         for figure in ("abundance_maps", "endmembers", "band_weights"):
             assert len([p for p in images if p.name.startswith(figure)]) == 3, figure
+        # The explorer beside results.h5, logged unchanged as the W&B HTML panel "explorer".
+        (panel,) = (run_dir / "files" / "media" / "html").glob("explorer_*.html")
+        assert panel.read_bytes() == (job / "explorer.html").read_bytes()
+        assert b'"explorer"' in log
     assert len(run_ids) == 4
 
-    assert cli(["report", str(sweep)]) == 0
+    assert cli(["report", str(sweep), "--explore"]) == 0
     report = sweep / "report"
     with open(report / "summary.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -102,6 +106,13 @@ def test_tiny_multirun_one_wandb_run_per_job_and_report(tmp_path):
     ):
         assert (report / figure).stat().st_size > 5000, figure
     assert "recommended K" in (report / "summary.md").read_text()
+    # One explorer per SAD/WSAD pair, holding both runs.
+    assert sorted(p.name for p in report.glob("explorer_*.html")) == [
+        "explorer_K3_s42.html",
+        "explorer_K4_s42.html",
+    ]
+    pair = (report / "explorer_K4_s42.html").read_text()
+    assert "SAD (job 1)" in pair and "WSAD (job 3)" in pair
 
 
 def _main(monkeypatch, *argv: str) -> None:

@@ -61,6 +61,7 @@ def test_two_epoch_run_writes_the_results_contract(compose_train, tmp_path, loss
     for name in ("abundance_maps.png", "endmembers.png", "band_weights.png"):
         assert (out / name).stat().st_size > 1000
     assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert (out / "explorer.html").stat().st_size > 1_000_000  # Plotly's JavaScript inside
     assert not list(out.glob("*.tmp"))
 
 
@@ -78,6 +79,12 @@ def test_run_with_wandb_offline_and_csv_logs(compose_train, tmp_path):
     assert [r["epoch"] for r in rows if r["train/loss_epoch"]] == ["0", "1"]
     (final,) = [r for r in rows if r["gt/mean_angle_deg"]]
     assert float(final["gt/mean_angle_deg"]) == pytest.approx(metrics["gt/mean_angle_deg"])
+
+
+def test_the_explorer_switches_off_with_one_key(compose_train, tmp_path):
+    run(compose_train([*TINY_RUN, "trainer.max_epochs=1", "callbacks.explorer.enabled=false"]))
+    assert (tmp_path / "run" / "results.h5").is_file()
+    assert not (tmp_path / "run" / "explorer.html").exists()
 
 
 def test_k_not_smaller_than_bands_stops_before_training(compose_train, tmp_path):
@@ -127,6 +134,7 @@ def test_baselines_run_through_the_same_pipeline(compose_train, tmp_path, baseli
     metrics = run(cfg)
     res = _check_contract(tmp_path / "run" / "results.h5", baseline)
     assert res.attrs["method"] == baseline
+    assert (tmp_path / "run" / "explorer.html").is_file()
     assert res.attrs["runtime_s"] > 0
     assert_scored_against_ground_truth(res, metrics)
     assert (tmp_path / "run" / "abundance_maps.png").is_file()

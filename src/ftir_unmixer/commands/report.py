@@ -7,8 +7,8 @@ import argparse
 NAME = "report"
 HELP = (
     "Summarise a sweep (python -m ftir_unmixer.train -m …): a table of the swept keys and "
-    "metrics (CSV, Markdown), SAD vs WSAD figures, maps per K with a recommended K, and the "
-    "seed-to-seed spread; offline."
+    "metrics (CSV, Markdown), SAD vs WSAD figures (and with --explore an interactive explorer "
+    "per pair), maps per K with a recommended K, and the seed-to-seed spread; offline."
 )
 
 
@@ -25,6 +25,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", help="report directory (default: MULTIRUN_DIR/report)", default=None
     )
+    parser.add_argument(
+        "--explore",
+        action="store_true",
+        help="also write an interactive explorer_<pair>.html per SAD/WSAD pair (see `explore`)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +45,19 @@ def run(args: argparse.Namespace) -> int:
     from ftir_unmixer.sweep_report.writer import write_report
 
     report = write_report(args.multirun_dir, args.output)
+    if args.explore:
+        from ftir_unmixer.explorer.page import write_explorer
+        from ftir_unmixer.sweep_report.jobs import swept_keys
+        from ftir_unmixer.sweep_report.writer import loss_pairs
+
+        for pair in loss_pairs(report.jobs, swept_keys(report.jobs)):
+            page = write_explorer(
+                [pair.sad.directory, pair.wsad.directory],
+                report.output_dir / f"explorer_{pair.name}.html",
+                names=[f"SAD (job {pair.sad.name})", f"WSAD (job {pair.wsad.name})"],
+                title=pair.title,
+            )
+            report.files.append(page.path)
     statuses = [job.status for job in report.jobs]
     print(
         f"{len(statuses)} jobs ({statuses.count('ok')} finished, {statuses.count('failed')} "

@@ -167,7 +167,7 @@
         select.value = String(run.rgb[i]);
         return select;
       });
-      run.mapsDiv = element("div", section, { className: "maps" });
+      run.mapsDiv = element("div", section, { className: "explorer-maps" });
       const fig = spec.figures.maps;
       for (let j = 0; j < run.k; j++) fig.data[j].z = mapRows(run.abundances, run.k, j);
       fig.data[run.k].z = rgbImage(run, run.rgb, run.cube);
@@ -176,11 +176,11 @@
       run.markers = Array.from({ length: run.k + 2 }, () => element("div", run.mapsDiv, { className: "marker" }));
 
       const column = element("div", columns, { className: "column" });
-      run.spectrumDiv = element("div", column, { className: "spectrum" });
+      run.spectrumDiv = element("div", column, { className: "explorer-spectrum" });
       const spectrumFig = spec.figures.spectrum;
       for (let t = 0; t < 3; t++) { spectrumFig.data[t].x = run.cube.x; spectrumFig.data[t].y = []; }
       await Plotly.newPlot(run.spectrumDiv, spectrumFig.data, spectrumFig.layout, { displaylogo: false });
-      run.barsDiv = element("div", column, { className: "bars" });
+      run.barsDiv = element("div", column, { className: "explorer-bars" });
       const barsFig = spec.figures.bars;
       await Plotly.newPlot(run.barsDiv, barsFig.data, barsFig.layout, { displaylogo: false });
 

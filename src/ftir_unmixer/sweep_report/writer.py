@@ -53,9 +53,32 @@ def _slug(label: str) -> str:
     return metric_name(label) or "all"
 
 
-def _loss_sections(report: Report, keys: Sequence[str]) -> list[str]:
-    lines: list[str] = []
-    for label, group in group_jobs(report.jobs, keys, LOSS_KEYS | K_KEYS | SEED_KEYS).items():
+@dataclass(frozen=True)
+class LossPair:
+    """A SAD and a WSAD run that differ only in the loss.
+
+    Attributes:
+        sad: the SAD job.
+        wsad: the WSAD job.
+        name: a file-name-safe name (other swept keys, K and seed, e.g. ``K4_s42``).
+        title: ``SAD (job …) vs WSAD (job …), K = …, seed …``.
+    """
+
+    sad: Job
+    wsad: Job
+    name: str
+    title: str
+
+
+def loss_pairs(jobs: Sequence[Job], keys: Sequence[str]) -> list[LossPair]:
+    """The finished SAD/WSAD pairs of a sweep: same swept values, K and seed, other loss.
+
+    Args:
+        jobs: the sweep's jobs.
+        keys: its swept keys (:func:`~ftir_unmixer.sweep_report.jobs.swept_keys`).
+    """
+    pairs = []
+    for label, group in group_jobs(jobs, keys, LOSS_KEYS | K_KEYS | SEED_KEYS).items():
         by_setting: dict[tuple, dict[str, Job]] = {}
         for job in group:
             setting = (job.provenance["K"], job.provenance["seed"])
@@ -64,12 +87,25 @@ def _loss_sections(report: Report, keys: Sequence[str]) -> list[str]:
             if not {"sad", "wsad"} <= losses.keys():
                 continue
             sad, wsad = losses["sad"], losses["wsad"]
-            name = _slug(f"{label} K{k} s{seed}".removeprefix("all "))
-            path = report.output_dir / f"sad_vs_wsad_{name}.png"
-            title = f"SAD (job {sad.name}) vs WSAD (job {wsad.name}), K = {k}, seed {seed}"
-            save_figure(plot_loss_comparison(sad.result, wsad.result, title), str(path))
-            report.files.append(path)
-            lines += [f"### {title}", "", f"![SAD vs WSAD]({path.name})", ""]
+            pairs.append(
+                LossPair(
+                    sad,
+                    wsad,
+                    _slug(f"{label} K{k} s{seed}".removeprefix("all ")),
+                    f"SAD (job {sad.name}) vs WSAD (job {wsad.name}), K = {k}, seed {seed}",
+                )
+            )
+    return pairs
+
+
+def _loss_sections(report: Report, keys: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    for pair in loss_pairs(report.jobs, keys):
+        path = report.output_dir / f"sad_vs_wsad_{pair.name}.png"
+        figure = plot_loss_comparison(pair.sad.result, pair.wsad.result, pair.title)
+        save_figure(figure, str(path))
+        report.files.append(path)
+        lines += [f"### {pair.title}", "", f"![SAD vs WSAD]({path.name})", ""]
     return ["## SAD vs WSAD (Fig. 6)", "", *lines] if lines else []
 
 

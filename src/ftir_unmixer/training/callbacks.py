@@ -1,19 +1,23 @@
-"""Lightning callbacks: write the run's results at the end of fitting; log figures on the way."""
+"""Lightning callbacks: write the run's results and explorer at the end; log figures on the way."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import Logger
 
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.run_folder import EXPLORER_FILE, RESULTS_FILE
 from ftir_unmixer.models.module import FTIRUnmixerModule
 from ftir_unmixer.plots import figure_options, render_figures
-from ftir_unmixer.training.loggers import figure_array, log_images
+from ftir_unmixer.training.loggers import figure_array, log_html, log_images
 from ftir_unmixer.training.results import RunResults, unmixing_result
 from ftir_unmixer.unmixing import CubeUnmixing
 
@@ -118,3 +122,46 @@ class FigureLogger(L.Callback):
             {name: figure_array(fig) for name, fig in figures.items()},
             trainer.global_step,
         )
+
+
+class ExplorerWriter(L.Callback):
+    """At the end of fitting, write ``explorer.html`` beside ``results.h5`` and log it to W&B.
+
+    The page (:mod:`ftir_unmixer.explorer`) is built from the written ``results.h5`` and the
+    input file, so it must run after :class:`ResultsWriter`; W&B shows it as the HTML panel
+    ``explorer``. A page that cannot be built (e.g. the input file was removed during the run)
+    is reported as a warning: the results are already written.
+
+    Args:
+        output_dir: the run's output directory.
+        enabled: False switches the explorer off (``callbacks.explorer.enabled=false``).
+    """
+
+    def __init__(self, output_dir: str | os.PathLike[str], enabled: bool = True) -> None:
+        super().__init__()
+        self.output_dir = Path(output_dir)
+        self.enabled = enabled
+
+    def write(self, loggers: Sequence[Logger], step: int) -> Path | None:
+        """Write the run's explorer and log it; used by the baselines too.
+
+        Returns:
+            The written page, None when switched off or when it could not be built.
+        """
+        if not self.enabled:
+            return None
+        from ftir_unmixer.explorer.page import write_explorer
+
+        try:
+            page = write_explorer([self.output_dir / RESULTS_FILE], self.output_dir / EXPLORER_FILE)
+        except FTIRUnmixerError as exc:
+            log.warning("explorer.html not written: %s", exc)
+            return None
+        log_html(loggers, "explorer", page.path, step)
+        log.info("Explorer written to %s (%.1f MB)", page.path, page.size_bytes / 1e6)
+        return page.path
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: FTIRUnmixerModule) -> None:
+        """Write and log the explorer (rank 0)."""
+        if trainer.is_global_zero:
+            self.write(trainer.loggers, trainer.global_step)

@@ -1,4 +1,4 @@
-"""Send a run's figures and final metrics to the experiment loggers (W&B, TensorBoard).
+"""Send a run's figures, explorer and final metrics to the experiment loggers (W&B, TensorBoard).
 
 Images go to every logger that takes them: :class:`~lightning.pytorch.loggers.WandbLogger`
 (``log_image``, shown as media panels under ``figures/…``) and
@@ -64,6 +64,25 @@ def log_images(loggers: Sequence[Logger], images: Mapping[str, Image], step: int
                 logger.log_image(key=key, images=[payload], step=step)
             elif isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_image(key, image_array(image), step, dataformats="HWC")
+
+
+def log_html(loggers: Sequence[Logger], key: str, path: str | os.PathLike[str], step: int) -> None:
+    """Log an HTML file to every W&B logger as an HTML panel (``wandb.Html``).
+
+    The file is logged as it is (no W&B stylesheet injected), so a self-contained page stays
+    self-contained. Other loggers take no HTML and are skipped.
+
+    Args:
+        loggers: the run's loggers.
+        key: the panel's key, e.g. ``explorer``.
+        path: the ``.html`` file.
+        step: the global step it belongs to.
+    """
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            logger.log_metrics({key: wandb.Html(os.fspath(path), inject=False)}, step=step)
 
 
 def log_summary(loggers: Sequence[Logger], metrics: Mapping[str, float]) -> None:

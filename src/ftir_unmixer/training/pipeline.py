@@ -100,7 +100,7 @@ def fit_baseline(
     estimator: BaseUnmixer = build(cfg.model)
     start = time.perf_counter()
     unmixing = estimator.unmix_cube(datamodule.data.cube, datamodule.data.mask)
-    return results.write(
+    metrics, paths = results.write(
         datamodule,
         unmixing,
         method=estimator.method,
@@ -108,6 +108,9 @@ def fit_baseline(
         runtime_s=time.perf_counter() - start,
         loggers=loggers,
     )
+    explorer = (cfg.get("callbacks") or {}).get("explorer")
+    page = build(explorer).write(loggers, 0) if explorer else None
+    return metrics, paths | ({"explorer": page} if page is not None else {})
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
