@@ -1,11 +1,16 @@
 // ftir-unmixer explorer: decodes the embedded data and links the Plotly figures.
-// window.explorer exposes the state (ready, pixel, lastClickMs) and select(row, col).
+// window.explorer exposes the state and select(row, col): lastClickMs is the time from the
+// start of the last selection to the first frame after every figure was updated,
+// lastPointerMs the same from the mouse press that led to it (Plotly's click handling included).
 "use strict";
 (function () {
   const payload = JSON.parse(document.getElementById("explorer-data").textContent);
   const [height, width] = payload.shape;
   const numPixels = height * width;
-  const state = { ready: false, pixel: null, clicks: 0, lastClickMs: null, select: null };
+  const state = {
+    ready: false, pixel: null, clicks: 0, lastClickMs: null, lastPointerMs: null, select: null,
+  };
+  let pointerDownAt = null;
   window.explorer = state;
 
   const TYPES = { float64: Float64Array, float32: Float32Array, int8: Int8Array, uint8: Uint8Array };
@@ -176,6 +181,7 @@
       run.markers = Array.from({ length: run.k + 2 }, () => element("div", run.mapsDiv, { className: "marker" }));
 
       const column = element("div", columns, { className: "column" });
+      run.caption = element("div", column, { className: "caption", textContent: `${spec.name}: click a pixel` });
       run.spectrumDiv = element("div", column, { className: "explorer-spectrum" });
       const spectrumFig = spec.figures.spectrum;
       for (let t = 0; t < 3; t++) { spectrumFig.data[t].x = run.cube.x; spectrumFig.data[t].y = []; }
@@ -204,8 +210,8 @@
         placeMarkers(run, row, col);
         const cube = run.cube;
         if (!cube.valid[p]) {
-          updates.push(Plotly.update(run.spectrumDiv, { y: [[], [], []] },
-            { "title.text": `${run.spec.name}: masked pixel` }, [0, 1, 2]));
+          run.caption.textContent = `${run.spec.name}: pixel (${row}, ${col}) is masked`;
+          updates.push(Plotly.restyle(run.spectrumDiv, { y: [[], [], []] }, [0, 1, 2]));
           updates.push(Plotly.restyle(run.barsDiv, { y: [new Array(run.k).fill(0)] }, [0]));
           continue;
         }
@@ -215,28 +221,31 @@
         const abundances = Array.from(run.abundances.subarray(p * run.k, p * run.k + run.k));
         const total = abundances.reduce((s, v) => s + v, 0);
         const error = run.error[p];
-        updates.push(Plotly.update(
+        run.caption.textContent = `${run.spec.name}: pixel (${row}, ${col}), reconstruction ` +
+          `error ${error.toFixed(2)}°, abundances sum to ${total.toFixed(3)}`;
+        updates.push(Plotly.restyle(
           run.spectrumDiv,
           { y: [withGaps(x, cube.gaps), withGaps(xhat, cube.gaps), withGaps(residual, cube.gaps)] },
-          { "title.text": `${run.spec.name}: pixel (${row}, ${col}), reconstruction error ${error.toFixed(2)}°` },
           [0, 1, 2],
         ));
-        updates.push(Plotly.update(
-          run.barsDiv, { y: [abundances] }, { "title.text": `abundances (sum ${total.toFixed(3)})` }, [0],
-        ));
+        updates.push(Plotly.restyle(run.barsDiv, { y: [abundances] }, [0]));
         lines.push(`${run.spec.name}: error ${error.toFixed(2)}°`);
       }
       document.getElementById("readout").textContent = lines.join(" · ");
       await Promise.all(updates);
       await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+      const end = performance.now();
       state.pixel = [row, col];
+      state.lastClickMs = end - start;
+      state.lastPointerMs = pointerDownAt === null ? null : end - pointerDownAt;
+      pointerDownAt = null;
       state.clicks += 1;
-      state.lastClickMs = performance.now() - start;
     }
     state.select = select;
 
     let pending = null;
     for (const run of runs) {
+      run.mapsDiv.addEventListener("pointerdown", () => { pointerDownAt = performance.now(); }, true);
       run.mapsDiv.on("plotly_click", (event) => {
         const point = event.points[0];
         select(Math.round(point.y), Math.round(point.x));

@@ -215,7 +215,7 @@ def spectrum_figure(run: ExplorerRun) -> go.Figure:
         ]
     )
     fig.update_layout(
-        title={"text": f"{run.name}: click a pixel", "font": {"size": 13}},
+        title={"text": f"{run.name}: spectrum", "font": {"size": 13}},
         xaxis=SPECTRUM_AXIS,
         yaxis={"title": {"text": units}, "zeroline": True},
         shapes=ignored_shapes(run.cube.wavenumbers, run.ignored),
