@@ -18,7 +18,7 @@ from ftir_unmixer.explorer.encoding import (
     quantisation_error,
     quantise_spectra,
 )
-from ftir_unmixer.explorer.figures import band_windows, gap_positions, maps_figure
+from ftir_unmixer.explorer.figures import gap_positions, ignored_trace, maps_figure
 from ftir_unmixer.explorer.page import write_explorer
 from ftir_unmixer.explorer.run_data import ExplorerRun, MeasuredCube, load_run
 from ftir_unmixer.io.input_file import read_input
@@ -220,12 +220,12 @@ def test_maps_mark_tile_boundaries_and_keep_the_aspect_ratio(tmp_path):
     assert width * plot_width / plot_height == pytest.approx(5 / 12, rel=0.05)
 
 
-def test_band_windows_span_contiguous_bands():
-    wn = np.array([3000.0, 2998.0, 2996.0, 2994.0, 2992.0])
-    assert band_windows(wn, np.array([False, True, True, False, True])) == [
-        (2995.0, 2999.0),
-        (2991.0, 2993.0),
-    ]
+def test_ignored_bands_are_one_shaded_step_trace_broken_at_dropped_windows():
+    wn = np.array([3000.0, 2998.0, 2996.0, 2994.0, 2960.0, 2958.0])
+    trace = ignored_trace(wn, np.array([False, True, True, False, True, False]), "ignored")
+    np.testing.assert_array_equal(trace.x, [3000, 2998, 2996, 2994, np.nan, 2960, 2958])
+    np.testing.assert_array_equal(trace.y, [0, 1, 1, 0, np.nan, 1, 0])
+    assert trace.yaxis == "y2" and trace.fill == "tozeroy" and trace.line.shape == "hvh"
 
 
 def test_explore_command_writes_the_page_and_reports_errors(tmp_path, capsys):

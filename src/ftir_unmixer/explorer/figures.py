@@ -47,40 +47,24 @@ def with_gaps(values: np.ndarray, gaps: Sequence[int]) -> np.ndarray:
     return np.insert(np.asarray(values, np.float64), np.asarray(gaps, np.intp) + 1, np.nan)
 
 
-def band_windows(wavenumbers: np.ndarray, selected: np.ndarray) -> list[tuple[float, float]]:
-    """Contiguous runs of selected bands as ``(lo, hi)`` cm⁻¹ spans, half a band wider."""
-    wn = np.asarray(wavenumbers, np.float64)
-    half = np.abs(np.gradient(wn)) / 2 if wn.size > 1 else np.zeros_like(wn)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], selected.astype(np.int8), [0]])))
-    spans = []
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
-        ends = wn[start:stop]
-        spans.append(
-            (
-                float(ends.min() - half[start:stop].max()),
-                float(ends.max() + half[start:stop].max()),
-            )
-        )
-    return spans
+def ignored_trace(wavenumbers: np.ndarray, ignored: np.ndarray, name: str) -> go.Scatter:
+    """One filled step trace on the ``y2`` axis (0–1) shading the bands WSAD ignores.
 
-
-def ignored_shapes(wavenumbers: np.ndarray, ignored: np.ndarray) -> list[dict]:
-    """Shaded vertical bands over the bands WSAD ignores, spanning the plot height."""
-    return [
-        {
-            "type": "rect",
-            "xref": "x",
-            "yref": "paper",
-            "x0": lo,
-            "x1": hi,
-            "y0": 0,
-            "y1": 1,
-            "fillcolor": IGNORED_COLOUR,
-            "line": {"width": 0},
-            "layer": "below",
-        }
-        for lo, hi in band_windows(wavenumbers, ignored)
-    ]
+    A single path, so redrawing the figure on every click stays cheap (one shape per
+    ignored window would be redrawn one by one).
+    """
+    gaps = gap_positions(wavenumbers)
+    return go.Scatter(
+        x=with_gaps(wavenumbers, gaps),
+        y=with_gaps(np.where(ignored, 1.0, 0.0), gaps),
+        yaxis="y2",
+        mode="lines",
+        line={"width": 0, "shape": "hvh"},
+        fill="tozeroy",
+        fillcolor=IGNORED_COLOUR,
+        hoverinfo="skip",
+        name=name,
+    )
 
 
 def panel_size(height: int, width: int) -> tuple[int, int]:
@@ -204,7 +188,8 @@ def maps_figure(
 def spectrum_figure(run: ExplorerRun) -> go.Figure:
     """The selected pixel's measured spectrum, its reconstruction ``f·A·Eᵀ`` and the residual.
 
-    Traces, in order: measured, reconstruction, residual (filled by the page).
+    Traces, in order: measured, reconstruction, residual (filled by the page), then the
+    shading of the bands WSAD ignores.
     """
     units = run.cube.units
     fig = go.Figure(
@@ -212,13 +197,14 @@ def spectrum_figure(run: ExplorerRun) -> go.Figure:
             go.Scatter(name=run.cube.description, line={"color": "black", "width": 1}),
             go.Scatter(name="reconstruction", line={"color": "#d62728", "width": 1.5}),
             go.Scatter(name="residual", line={"color": "#7f7f7f", "width": 1}),
+            ignored_trace(run.cube.wavenumbers, run.ignored, "bands WSAD ignores"),
         ]
     )
     fig.update_layout(
         title={"text": f"{run.name}: spectrum", "font": {"size": 13}},
         xaxis=SPECTRUM_AXIS,
         yaxis={"title": {"text": units}, "zeroline": True},
-        shapes=ignored_shapes(run.cube.wavenumbers, run.ignored),
+        yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
         height=360,
         margin={"l": 60, "r": 10, "t": 40, "b": 45},
         legend={"orientation": "h", "y": -0.2, "font": {"size": 10}},
@@ -293,7 +279,6 @@ def endmembers_figure(
     extra[0] = []
     rows = k + sum(len(e) for e in extra[1:])
     fig = go.Figure()
-    shapes: list[dict] = []
     dashes = ["solid", "dash", "dot", "dashdot"]
     for index, (run, matching) in enumerate(zip(runs, matchings, strict=True)):
         gaps = gap_positions(run.result.wavenumbers)
@@ -332,7 +317,9 @@ def endmembers_figure(
                     hovertemplate="%{x:.1f} cm⁻¹: w = %{y:.2f}<extra></extra>",
                 )
             )
-            shapes += ignored_shapes(run.result.wavenumbers, run.ignored)
+            fig.add_trace(
+                ignored_trace(run.result.wavenumbers, run.ignored, f"{run.name}: ignored bands")
+            )
     fig.update_layout(
         title={"text": "endmembers (each scaled to its own range)", "font": {"size": 13}},
         xaxis=SPECTRUM_AXIS,
@@ -345,7 +332,6 @@ def endmembers_figure(
             "title": {"text": "band weight"},
             "showgrid": False,
         },
-        shapes=shapes,
         height=max(300, 46 * rows + 140),
         margin={"l": 20, "r": 60, "t": 40, "b": 45},
         legend={"font": {"size": 10}},
