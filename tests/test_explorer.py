@@ -155,6 +155,15 @@ def test_dropped_bands_and_pixel_l2_are_prepared_as_the_run_did(tmp_path):
     assert gap_positions(run.cube.wavenumbers) == [14]
 
 
+def test_a_relative_input_is_found_from_the_directory_the_run_started_in(tmp_path, monkeypatch):
+    scene = write_scene(tmp_path / "scene.h5")
+    run = write_run(tmp_path / "outputs" / "run", "scene.h5")
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "hydra.yaml").write_text(f"hydra:\n  runtime:\n    cwd: {tmp_path}\n")
+    monkeypatch.chdir(run)
+    assert load_run(run).cube.path == scene
+
+
 def test_bad_runs_stop_with_one_sentence(tmp_path):
     scene = write_scene(tmp_path / "scene.h5")
     missing = write_run(tmp_path / "gone", tmp_path / "nowhere.h5")

@@ -100,7 +100,13 @@ def test_wheel_holds_the_configs_and_trains_from_an_empty_directory(tmp_path):
     )
     # Outputs below the working directory (not the installed package), configs from the wheel.
     (run_dir,) = (work / "outputs" / "train" / "runs").iterdir()
-    for name in ("results.h5", "endmembers.csv", "abundance_maps.png", ".hydra/config.yaml"):
+    for name in (
+        "results.h5",
+        "endmembers.csv",
+        "abundance_maps.png",
+        "explorer.html",  # its template and script ship in the wheel
+        ".hydra/config.yaml",
+    ):
         assert (run_dir / name).is_file(), name
     assert sorted(p.name for p in work.iterdir()) == ["outputs", "tiny.h5"]
     # The console says each Lightning event once, without advertisement or deprecation noise.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ftir_unmixer.data.preprocessing import PixelL2, remove_baseline
 from ftir_unmixer.errors import FTIRUnmixerError
@@ -32,7 +33,7 @@ from ftir_unmixer.evaluation.library import ReferenceLibrary, identification_lab
 from ftir_unmixer.evaluation.run_evaluation import ground_truth_labels
 from ftir_unmixer.io.input_file import HyperspectralData, read_input
 from ftir_unmixer.io.results_file import UnmixingResult, read_results
-from ftir_unmixer.io.run_folder import RESULTS_FILE
+from ftir_unmixer.io.run_folder import HYDRA_DIR, RESULTS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,20 @@ def ignored_bands(result: UnmixingResult, config: Mapping) -> np.ndarray:
     return (weights == 0.0) | (score > tau)
 
 
+def recorded_input(directory: Path, result: UnmixingResult) -> Path:
+    """The input file named in ``results.h5``.
+
+    A relative name (``data.path=scene.h5``) is relative to the directory the run was started
+    from: Hydra records it in ``.hydra/hydra.yaml`` (``hydra.runtime.cwd``).
+    """
+    path = Path(str(result.attrs.get("input", "")))
+    hydra_file = directory / HYDRA_DIR / "hydra.yaml"
+    if path.is_absolute() or path.is_file() or not hydra_file.is_file():
+        return path
+    runtime = (yaml.safe_load(hydra_file.read_text()) or {}).get("hydra", {}).get("runtime", {})
+    return Path(runtime.get("cwd", ".")) / path
+
+
 def load_run(
     run_dir: str | os.PathLike[str],
     *,
@@ -261,7 +276,7 @@ def load_run(
     if directory.is_file():
         directory = directory.parent
     result = read_results(results_path)
-    path = Path(input_path or str(result.attrs.get("input", "")))
+    path = Path(input_path) if input_path else recorded_input(directory, result)
     if not path.is_file():
         raise FTIRUnmixerError(
             f"{results_path}: its input file {str(path) or '(none recorded)'} does not exist; "
