@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from selenium.webdriver.common.action_chains import ActionChains
 
 from ftir_unmixer.explorer.browser import click_pixel, open_page, start_chromium
 from ftir_unmixer.explorer.page import write_explorer
@@ -67,6 +68,8 @@ def main() -> None:
             click_pixel(driver, *args.pixel)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if args.screenshot:
+            title = driver.find_element("css selector", "h1")
+            ActionChains(driver).move_to_element(title).perform()  # no stale hover label
             driver.execute_script("window.scrollTo(0, 0)")
             shot = driver.execute_cdp_cmd(
                 "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
