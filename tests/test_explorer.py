@@ -213,6 +213,10 @@ def test_the_page_is_self_contained_and_holds_the_data(tmp_path):
     assert maps["xaxis"]["range"] == [-0.5, 4.5] and maps["yaxis"]["range"] == [11.5, -0.5]
     assert maps["yaxis"]["scaleanchor"] == "x"
     assert payload["runs"][0]["figures"]["spectrum"]["layout"]["xaxis"]["autorange"] == "reversed"
+    # A material keeps its colour across runs: WSAD endmember 1 is SAD endmember 3.
+    sad_colours = payload["runs"][0]["figures"]["bars"]["data"][0]["marker"]["color"]
+    wsad_colours = payload["runs"][1]["figures"]["bars"]["data"][0]["marker"]["color"]
+    assert wsad_colours == [sad_colours[2], sad_colours[0], sad_colours[1]]
 
 
 def test_maps_mark_tile_boundaries_and_keep_the_aspect_ratio(tmp_path):

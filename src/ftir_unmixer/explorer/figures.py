@@ -213,15 +213,22 @@ def spectrum_figure(run: ExplorerRun) -> go.Figure:
     return fig
 
 
-def bars_figure(run: ExplorerRun) -> go.Figure:
-    """The selected pixel's abundances as one bar per endmember (filled by the page)."""
+def bars_figure(
+    run: ExplorerRun, partners: dict[int, tuple[int, float]] | None = None
+) -> go.Figure:
+    """The selected pixel's abundances as one bar per endmember (filled by the page).
+
+    Bars take their endmember's colour in the endmember figure: a second run's matched
+    endmembers that of their partner in the first run.
+    """
     k = run.result.num_endmembers
     names = [str(i + 1) for i in range(k)]
+    rows = {e: partner for e, (partner, _) in (partners or {}).items()}
     fig = go.Figure(
         go.Bar(
             x=names,
             y=[0.0] * k,
-            marker={"color": [colour(i) for i in range(k)]},
+            marker={"color": [colour(rows.get(i, i)) for i in range(k)]},
             hovertext=[f"{i + 1}: {run.labels[i] or 'unnamed'}" for i in range(k)],
             hovertemplate="%{hovertext}<br>a = %{y:.3f}<extra></extra>",
         )

@@ -153,7 +153,7 @@ def build_payload(runs: Sequence[ExplorerRun], title: str) -> tuple[dict, Quanti
                 "figures": {
                     "maps": _figure(maps_figure(run, partners)),
                     "spectrum": _figure(spectrum_figure(run)),
-                    "bars": _figure(bars_figure(run)),
+                    "bars": _figure(bars_figure(run, partners)),
                 },
             }
         )
