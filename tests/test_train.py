@@ -1,4 +1,5 @@
 import csv
+import time
 
 import h5py
 import numpy as np
@@ -70,6 +71,11 @@ def test_run_with_wandb_offline_and_csv_logs(compose_train, tmp_path):
     # W&B: one offline run whose log holds the epoch loss and the final metrics.
     (wandb_run,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
     (history,) = wandb_run.glob("run-*.wandb")
+    # W&B's service process may still be flushing the offline log when finish() returns on a
+    # loaded machine: wait for it (at most 60 s) before reading.
+    deadline = time.monotonic() + 60
+    while b"gt/mean_angle_deg" not in history.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert b"train/loss_epoch" in history.read_bytes()
     assert b"gt/mean_angle_deg" in history.read_bytes()
     # CSV: one epoch loss per epoch (2), and the final metrics as the run returned them.
