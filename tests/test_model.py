@@ -209,11 +209,11 @@ def test_unknown_initialisation_is_refused():
 
 
 def _twin_modules(**switches):
-    """A plain module and one with ``switches``, holding the same weights."""
+    """A plain module and one with ``switches`` (only), holding the same weights."""
     torch.manual_seed(0)
     kwargs = dict(num_bands=B, num_endmembers=K, hidden_channels=8, band_weights=torch.rand(B))
-    plain = FTIRUnmixerModule(**kwargs, channels_last=False, fused_adam=False)
-    fast = FTIRUnmixerModule(**kwargs, **switches)
+    plain = FTIRUnmixerModule(**kwargs, channels_last=False, fused_adam=False, patch_kernels=False)
+    fast = FTIRUnmixerModule(**kwargs, **({"patch_kernels": False} | switches))
     fast.load_state_dict(plain.state_dict())
     return plain, fast
 

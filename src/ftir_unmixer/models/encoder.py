@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ftir_unmixer.models.patch_kernels import patch_conv2d
+
 
 def scaled_softmax(z: torch.Tensor, scale: float, dim: int = 1) -> torch.Tensor:
     """Abundances by the scaled softmax ``A(:, u, v) = softmax(α·Z₂(:, u, v))`` (Sec. II-C1).
@@ -57,6 +59,14 @@ class ConvBlock(nn.Sequential):
             nn.Dropout2d(dropout),
         )
 
+    def forward(self, x: torch.Tensor, patch_kernels: bool = False) -> torch.Tensor:
+        """The block on ``x``; ``patch_kernels``: the convolution of :func:`patch_conv2d`."""
+        conv, *rest = self
+        x = patch_conv2d(conv, x) if patch_kernels else conv(x)
+        for layer in rest:
+            x = layer(x)
+        return x
+
 
 class Encoder(nn.Module):
     """Two convolutional layers and a scaled softmax: ``A = softmax(α·𝓔(X))``.
@@ -92,6 +102,10 @@ class Encoder(nn.Module):
             hidden_channels, num_endmembers, 1, negative_slope, dropout, padding_mode
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, B, h, w)`` spectra to ``(N, K, h, w)`` abundances on the simplex."""
-        return scaled_softmax(self.layer2(self.layer1(x)), self.softmax_scale)
+    def forward(self, x: torch.Tensor, patch_kernels: bool = False) -> torch.Tensor:
+        """Map ``(N, B, h, w)`` spectra to ``(N, K, h, w)`` abundances on the simplex.
+
+        ``patch_kernels``: ``x`` are p×p training patches (see :func:`patch_conv2d`).
+        """
+        hidden = self.layer1(x, patch_kernels=patch_kernels)
+        return scaled_softmax(self.layer2(hidden), self.softmax_scale)

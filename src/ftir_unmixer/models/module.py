@@ -20,6 +20,7 @@ from ftir_unmixer.models.archetypal_decoder import extreme_pixels
 from ftir_unmixer.models.autoencoder import DECODERS, UnmixingAutoencoder
 from ftir_unmixer.models.decoder import Readout
 from ftir_unmixer.models.initialisation import check_initialisation, initial_endmembers
+from ftir_unmixer.models.patch_kernels import decoded_angles, fuses
 from ftir_unmixer.models.priors import abundance_entropy, log_volume, loss_space
 from ftir_unmixer.nuisance import NuisanceBasis, remove_nuisance
 from ftir_unmixer.refit import REFITS, refit_abundances, refit_endmembers
@@ -154,6 +155,7 @@ class FTIRUnmixerModule(L.LightningModule):
         compile: bool = False,
         compile_mode: str = "default",
         fused_adam: bool = True,
+        patch_kernels: bool | None = None,
         log_step_loss: bool | None = None,
     ) -> None:
         super().__init__()
@@ -273,14 +275,23 @@ class FTIRUnmixerModule(L.LightningModule):
 
         The angle is taken over band-last views ``(N, h, w, B)``, which for channels-last
         tensors are contiguous, so its reductions run along contiguous memory (and compiled
-        code needs no transposes).
+        code needs no transposes). With ``patch_kernels``, p×p patches take the hand-written
+        kernels instead (same values).
 
         Args:
             batch: patches, or whole-image crops in the full-image mode.
             mask: ``(N, h, w)`` valid pixels (full-image mode), or None for all.
         """
-        reconstruction, abundances = self.net(batch)
-        loss = self.loss(batch.movedim(1, -1), reconstruction.movedim(1, -1), mask)
+        patches = self.hparams.patch_kernels
+        if patches is None:
+            patches = batch.device.type == "cpu"
+        patches = patches and mask is None and fuses(self.net.decoder, self.loss, batch)
+        abundances = self.net.encoder(batch, patch_kernels=patches)
+        if patches:
+            loss = decoded_angles(self.net.decoder, batch, abundances, self.loss).mean()
+        else:
+            reconstruction = self.net.decoder(abundances)
+            loss = self.loss(batch.movedim(1, -1), reconstruction.movedim(1, -1), mask)
         return loss + self.prior_penalty(abundances)
 
     def log_volume(self) -> torch.Tensor:
