@@ -1,7 +1,8 @@
 """scripts/benchmark.py --quick on a tiny scene: the report has its fields and sane values.
 
-No timing is asserted (the machine may be shared); the FLOP count is checked against the
-convolution shapes.
+No timing is asserted (the machine may be shared); the FLOP counts are checked against the
+shapes of the convolutions (the authors' approach) and of the patch kernels' matrix products
+(ours).
 """
 
 import json
@@ -32,6 +33,33 @@ def conv_flops(batch: int, window: tuple[int, int] = (P, P)) -> tuple[int, int, 
     decoder = 2 * pixels * BANDS * K * P * P
     inside = 2 * conv1 * (13 / 15) ** 2 + 3 * conv2 + 3 * decoder * (19 / 25) ** 2
     return conv1 + conv2 + decoder, conv1 + 2 * (conv2 + decoder), round(inside)
+
+
+def patch_kernel_flops(batch: int) -> tuple[int, int, int]:
+    """The same for the patch kernels (ours on a CPU).
+
+    Forward: the 3×3 convolution (counted at full size, as oneDNN's), the 1×1 one, and the
+    fused decoder and loss: the Gram matrix of the (p²K + 1)-row split kernel, its products
+    with every pixel's tap columns, and each pixel's products with the data for its taps
+    inside the patch (19² = 361 of 625 (pixel, tap) pairs). Backward: the 3×3 convolution's
+    weight gradient over its 13² = 169 inside pairs, the 1×1 convolution's two gradients,
+    the outer products of the tap columns, their product with the kernel, and the per-pixel
+    data products again. Inside: all but the 3×3 forward's padding.
+    """
+    pixels, taps = batch * P * P, P * P * K
+    conv1 = 2 * pixels * HIDDEN * BANDS * 9
+    conv2 = 2 * pixels * K * HIDDEN
+    data = 2 * batch * BANDS * K * 361
+    forward = conv1 + conv2 + 2 * (taps + 1) ** 2 * BANDS + 2 * pixels * (taps + 1) ** 2 + data
+    backward = (
+        2 * batch * BANDS * HIDDEN * 169
+        + 2 * conv2
+        + 2 * pixels * taps**2
+        + 2 * taps**2 * BANDS
+        + data
+    )
+    inside = forward + backward - conv1 * (1 - (13 / 15) ** 2)
+    return forward, backward, round(inside)
 
 
 def test_quick_benchmark_writes_a_sane_report(tmp_path):
@@ -80,11 +108,13 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path):
     # The authors' approach materialises all 480 patches of the epoch as float32.
     assert report["approaches"]["authors"]["patch_array_bytes"] == 480 * P * P * BANDS * 4
 
-    forward, backward, inside = conv_flops(BATCH)
-    flops = report["flops_per_step"]
-    assert (flops["forward"], flops["backward"]) == (forward, backward)
-    assert flops["total"] == forward + backward
-    assert flops["total_inside"] == pytest.approx(inside, abs=2)
+    expected = {"authors": conv_flops(BATCH), "ours": patch_kernel_flops(BATCH)}
+    for name, (forward, backward, inside) in expected.items():
+        flops = report["approaches"][name]["flops_per_step"]
+        assert (flops["forward"], flops["backward"]) == (forward, backward), name
+        assert flops["total"] == forward + backward
+        assert flops["total_inside"] == pytest.approx(inside, abs=2)
+    assert report["flops_per_step"] == report["approaches"]["ours"]["flops_per_step"]
     assert report["matmul_peak_gflops"] > 0
     assert set(report["ratios"]) == {
         "rss_ratio",
@@ -92,6 +122,7 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path):
         "peak_fraction",
         "peak_fraction_inside",
     }
+    assert report["cpu_ratio"] > 0
     for ratio in report["ratios"].values():
         assert ratio["value"] > 0 and isinstance(ratio["met"], bool)
     assert report["machine"]["torch_threads"] == 1
