@@ -142,7 +142,8 @@ def test_a_training_step_with_patch_kernels_equals_the_plain_one(channels_last):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
     # Whole-cube inference runs the decoder as a convolution on the whole image.
     cube = torch.rand(9, 7, B)
-    for a, b in zip(vars(plain.unmix_cube(cube)).values(), vars(fast.unmix_cube(cube)).values()):
+    inferences = vars(plain.unmix_cube(cube)), vars(fast.unmix_cube(cube))
+    for a, b in zip(*(inference.values() for inference in inferences), strict=True):
         if isinstance(a, torch.Tensor | float):
             torch.testing.assert_close(b, a)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from ftir_unmixer.training.sweep_devices import parallel_jobs, trainer_devices
+
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 """The configuration shipped with the package (``train.yaml`` and its groups)."""
 
@@ -49,11 +51,21 @@ def wandb_offline() -> bool:
 
 
 def register_resolvers() -> None:
-    """Register ``ftir_workdir`` (:func:`working_directory`) and ``ftir_wandb_offline``."""
-    if not OmegaConf.has_resolver("ftir_workdir"):
-        OmegaConf.register_new_resolver("ftir_workdir", working_directory)
-    if not OmegaConf.has_resolver("ftir_wandb_offline"):
-        OmegaConf.register_new_resolver("ftir_wandb_offline", wandb_offline)
+    """Register the resolvers the configuration uses.
+
+    ``ftir_workdir`` (:func:`working_directory`), ``ftir_wandb_offline``, and the GPU choices
+    of parallel sweeps, ``ftir_parallel_jobs`` and ``ftir_trainer_devices``
+    (:mod:`ftir_unmixer.training.sweep_devices`).
+    """
+    resolvers = {
+        "ftir_workdir": working_directory,
+        "ftir_wandb_offline": wandb_offline,
+        "ftir_parallel_jobs": parallel_jobs,
+        "ftir_trainer_devices": trainer_devices,
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
 
 
 register_resolvers()
