@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-paper sweep bench bench-big quality test test-slow lint format synth clean
+.PHONY: help install train train-paper sweep bench bench-big gpu-check quality test test-slow lint format synth clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ sweep: install ## Example sweep: SAD vs WSAD × K=4,6,8 on a reduced scene (~1 m
 	$(PY) -m ftir_unmixer.train -m experiment=sweep_demo hydra.sweep.dir=$(SWEEP_DIR) $(ARGS)
 	$(VENV)/bin/ftir-unmixer report $(SWEEP_DIR) --explore
 
-bench: install ## Benchmark training against the authors' approach (ARGS="--ablation" / "--threads 1")
+bench: install ## Training step against the authors' approach, side by side (ARGS="--threads 1" / "--ablation")
 	$(PY) scripts/benchmark.py $(ARGS)
+
+gpu-check: install ## On a CUDA machine (~8 min): throughput, 500-epoch paper runs, sweep, DDP → docs/gpu.md (ARGS=--dry-run: CPU, < 1 min)
+	$(PY) scripts/gpu_check.py $(ARGS)
 
 quality: install ## Quality study of issue 7 on three reduced scenes vs NMF, MCR-ALS, VCA+FCLS (hours on a CPU; resumable)
 	$(PY) scripts/compare_methods.py --study quality --epochs 10 --out outputs/quality --threads 1 \
