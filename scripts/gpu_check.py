@@ -43,13 +43,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from ftir_unmixer.config import CONFIG_DIR
 from ftir_unmixer.io.atomic import atomic_path
 from ftir_unmixer.io.results_file import read_results
-from ftir_unmixer.pipeline import build
+from ftir_unmixer.training.config import CONFIG_DIR
+from ftir_unmixer.training.pipeline import build
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent
+DOCS = SCRIPTS.parent / "docs"
 PAPER_EPOCHS = 500
 MAX_BATCH = 2**16
 """The batch search stops here."""
@@ -253,7 +253,7 @@ def measure(
         cfg.model,
         num_bands=datamodule.num_bands,
         loss_name=cfg.loss.name,
-        band_weights=datamodule.band_weights.weights,
+        band_weights=datamodule.band_weight_estimate.weights,
         compile=compiled,
         compile_mode="reduce-overhead" if compiled else "default",
     )
@@ -326,7 +326,6 @@ def run_commands(commands: dict[str, tuple[list[str], dict]]) -> dict[str, dict]
         log = tempfile.TemporaryFile(mode="w+")
         process = subprocess.Popen(
             command,
-            cwd=PROJECT_ROOT,
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -650,9 +649,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dry-run", action="store_true", help="a tiny scene on the CPU (< 1 min), no GPU needed"
     )
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "gpu.md")
+    parser.add_argument("--out", type=Path, default=DOCS / "gpu.md", help="the report")
     parser.add_argument(
-        "--work", type=Path, default=PROJECT_ROOT / "outputs" / "gpu_check", help="run folders"
+        "--work", type=Path, default=Path("outputs/gpu_check"), help="data and run folders"
     )
     parser.add_argument("--budget", type=float, help="seconds for the whole check")
     parser.add_argument(
