@@ -2,9 +2,11 @@
 
 Measures, on the same preprocessed cube (default: the bundled 320×64×1504 synthetic scene):
 
-* **ours**: the package's Lightning training loop as configured (patch centres through the
-  DataLoader, patches gathered from the cube on the batch's device, the configured speed
-  switches ``model.channels_last`` / ``model.compile`` / ``model.fused_adam``);
+* **ours**: the package's Lightning training loop as ``train`` runs it (patch centres through
+  the DataLoader, patches gathered from the cube on the batch's device, the configured
+  callbacks but the results writer, whose work follows the last step, and the configured
+  speed switches ``model.channels_last`` / ``model.patch_kernels`` / ``model.compile`` /
+  ``model.fused_adam``), without a logger;
 * **authors**: a re-implementation of the authors' approach: all ``data.patches_per_epoch``
   patches extracted at random positions as scikit-learn's ``extract_patches_2d`` does, into
   an (N, p, p, B) float32 array, copied into a torch tensor, permuted to (N, B, p, p) and made
@@ -17,12 +19,13 @@ Each approach runs in its own subprocess, so its peak RSS (``ru_maxrss``, a high
 is its own. The approaches are set up and warmed up one after the other, then timed in
 interleaved chunks of steps (one approach runs at a time), so a change in the machine's load
 affects them alike. Step times are the median over the timed steps (host clock, from one
-step's end to the next, so they include fetching and gathering the batch); the time per epoch
-is extrapolated as median step × steps per epoch. FLOPs per step are counted by
-``torch.utils.flop_counter.FlopCounterMode`` on one eager forward + backward pass of the
-network and loss (convolutions at their full kernel × output size) and, separately, without
-the products with the zero padding; the matrix-multiply peak is the best of a few large
-``torch.mm`` calls on the same device with the same threads, measured after the timing.
+step's end to the next, so they include fetching and gathering the batch), beside the median
+CPU time of the process per step; the time per epoch is extrapolated as median step × steps
+per epoch. FLOPs per step are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one
+eager forward + backward pass of each approach's own network and loss (convolutions at their
+full kernel × output size) and, separately, without the products with the zero padding; the
+matrix-multiply peak is the best of a few large ``torch.mm`` calls on the same device with
+the same threads, measured after the timing.
 
     python scripts/benchmark.py                    # bundled scene, table + outputs/benchmark.json
     python scripts/benchmark.py --ablation         # plus rows: no switch, each switch, all
