@@ -149,22 +149,28 @@ def test_a_training_step_with_patch_kernels_equals_the_plain_one(channels_last):
     assert got.scale == expected.scale
 
 
-def test_patch_kernels_default_to_the_cpu_only():
-    module = FTIRUnmixerModule(num_bands=B, num_endmembers=K, hidden_channels=8)
-    assert module.hparams.patch_kernels is None
-    x = torch.rand(2, B, 5, 5)
-    module.batch_loss(x).backward()
-    # On a CPU the decoder's gradient came from the fused kernel, not from a convolution.
-    assert module.net.decoder.unconstrained.grad is not None
+def _graph_names(loss: torch.Tensor) -> list[str]:
+    """The names of every node of ``loss``'s backward graph."""
     seen = {}  # id → node: holding the nodes keeps their ids unique
-    stack = [module.batch_loss(x).grad_fn]
+    stack = [loss.grad_fn]
     while stack:
         node = stack.pop()
         if node is not None and id(node) not in seen:
             seen[id(node)] = node
             stack += [next_node for next_node, _ in node.next_functions]
-    names = [node.name() for node in seen.values()]
+    return [node.name() for node in seen.values()]
+
+
+def test_patch_kernels_default_to_the_cpu_without_compilation():
+    module = FTIRUnmixerModule(num_bands=B, num_endmembers=K, hidden_channels=8)
+    assert module.hparams.patch_kernels is None
+    x = torch.rand(2, B, 5, 5)
+    names = _graph_names(module.batch_loss(x))
     # The decoder and loss fused, the first convolution's own backward, and one plain
     # convolution left: the 1×1 one, which has no padding to skip.
     assert names.count("_DecodedAngleBackward") == names.count("_PatchConvBackward") == 1
     assert names.count("ConvolutionBackward0") == 1
+    # With model.compile the plain convolutions (compiled, the kernels were slower).
+    compiled = FTIRUnmixerModule(num_bands=B, num_endmembers=K, hidden_channels=8, compile=True)
+    names = _graph_names(compiled.batch_loss(x))
+    assert "_DecodedAngleBackward" not in names and names.count("ConvolutionBackward0") == 3

@@ -283,8 +283,8 @@ class FTIRUnmixerModule(L.LightningModule):
             mask: ``(N, h, w)`` valid pixels (full-image mode), or None for all.
         """
         patches = self.hparams.patch_kernels
-        if patches is None:
-            patches = batch.device.type == "cpu"
+        if patches is None:  # compiled, the kernels' per-pixel loops ran slower than the plain step
+            patches = batch.device.type == "cpu" and not self.hparams.compile
         patches = patches and mask is None and fuses(self.net.decoder, self.loss, batch)
         abundances = self.net.encoder(batch, patch_kernels=patches)
         if patches:
