@@ -540,7 +540,8 @@ def markdown(report: Report, command: str) -> str:
         "## Training throughput",
         "",
         "The Lightning training loop (patch gathering on the device, the loss, Adam) on the "
-        "bundled scene; steps after a warm-up, device work included. Compiled: "
+        f"{'bundled 320×64×1504 scene' if profile.trainer == 'gpu' else 'tiny scene'}; steps "
+        "after a warm-up, device work included. Compiled: "
         "`model.compile=true model.compile_mode=reduce-overhead` (CUDA graphs); warm-up "
         "includes the compilation.",
         "",
