@@ -23,11 +23,14 @@ from ftir_unmixer.refit import refit_abundances, refit_endmembers
 # ---------------------------------------------------------------- priors (models/priors.py)
 
 
-def test_log_volume_by_hand_and_free_of_scale():
-    # Orthonormal columns: Ẽ = E (‖E‖_F = √2 = √K), ẼᵀẼ = I, V = ½ log det(1.01 I) = log 1.01.
+def test_log_volume_by_hand_and_free_of_each_endmember_length():
+    # Orthonormal columns: Ẽ = E, ẼᵀẼ = I, V = ½ log det(1.01 I) = log 1.01.
     e = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     assert log_volume(e, 0.01).item() == pytest.approx(math.log(1.01))
-    assert log_volume(5 * e, 0.01).item() == pytest.approx(math.log(1.01))
+    assert log_volume(e * torch.tensor([5.0, 0.2]), 0.01).item() == pytest.approx(math.log(1.01))
+    # Columns at 60°: ẼᵀẼ = [[1, ½], [½, 1]], det(+δI) = (1 + δ)² − ¼.
+    sixty = torch.tensor([[1.0, 0.5], [0.0, math.sqrt(3) / 2]])
+    assert log_volume(sixty, 0.01).item() == pytest.approx(0.5 * math.log(1.01**2 - 0.25))
     # Two equal columns: ẼᵀẼ = [[1, 1], [1, 1]], det(+δI) = (1 + δ)² − 1 = 2δ + δ².
     same = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
     assert log_volume(same, 0.01).item() == pytest.approx(0.5 * math.log(0.02 + 1e-4))

@@ -8,10 +8,13 @@ r"""Priors on the endmembers and abundances, added to the loss (beyond the paper
 
       V(\mathbf E) = \tfrac12 \log\det\left(\tilde{\mathbf E}^\top \tilde{\mathbf E}
           + \delta \mathbf I\right), \qquad
-      \tilde{\mathbf E} = \frac{\sqrt K}{\|\mathbf E\|_F}\,\mathbf E
+      \tilde{\mathbf e}_k = \mathbf e_k / \|\mathbf e_k\|
 
-  The global scale is normalised away (the columns' mean squared norm is 1), because the
-  angle loss leaves the decoder's scale free and the volume must not shrink by scaling.
+  Each endmember is normalised to unit length, so V depends only on the angles between
+  them: the angle loss leaves every endmember's length free (a longer endmember with a
+  smaller abundance gives the same direction once the pixel's scale is free), and the volume
+  must not shrink by rescaling one of them (as ``model=minvol_nmf`` does, for the same
+  reason).
   :func:`ftir_unmixer.evaluation.diagnostics.endmember_log_volume` is the same quantity in
   NumPy, reported for every run. It is computed in the space the loss sees: the band weights
   applied and the nuisance subspace projected out (:func:`loss_space`).
@@ -64,7 +67,7 @@ def log_volume(endmembers: Tensor, delta: float = 0.01) -> Tensor:
     """
     e = endmembers.to(torch.float64)
     num = e.shape[1]
-    normalised = e * math.sqrt(num) / torch.linalg.matrix_norm(e)
+    normalised = e / torch.linalg.vector_norm(e, dim=0).clamp_min(1e-12)
     gram = normalised.T @ normalised + delta * torch.eye(num, dtype=e.dtype, device=e.device)
     return 0.5 * torch.logdet(gram)
 
