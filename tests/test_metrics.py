@@ -13,6 +13,7 @@ from ftir_unmixer.evaluation.diagnostics import (
     abundance_entropy,
     abundance_sparsity,
     empty_maps,
+    endmember_log_volume,
     ground_truth_free_diagnostics,
     near_duplicate_pairs,
     replicate_stability,
@@ -255,6 +256,7 @@ def test_ground_truth_free_diagnostics_keys(truth):
     assert metrics["diag/num_near_duplicates"] == 0.0
     assert 0.0 < metrics["diag/abundance_entropy"] < 1.0
     assert metrics["diag/num_empty_maps"] == 0.0
+    assert metrics["diag/endmember_log_volume"] == endmember_log_volume(E)
     assert set(metrics) == {
         "diag/mean_reconstruction_angle_deg",
         "diag/mean_weighted_reconstruction_angle_deg",
@@ -265,7 +267,34 @@ def test_ground_truth_free_diagnostics_keys(truth):
         "diag/abundance_entropy",
         "diag/abundance_sparsity",
         "diag/num_empty_maps",
+        "diag/endmember_log_volume",
     }
+
+
+def test_endmember_log_volume_by_hand():
+    # 2×2: orthogonal columns of norms 3 and 4; ‖E‖_F = 5, Ẽ = E·√2/5, ẼᵀẼ = diag(18, 32)/25.
+    E = np.array([[3.0, 0.0], [0.0, 4.0]])
+    assert endmember_log_volume(E) == pytest.approx(0.5 * math.log((0.72 + 0.01) * (1.28 + 0.01)))
+    # 3×2: columns (1, 0, 0) and (1, 1, 0); ‖E‖_F² = 3, ẼᵀẼ = (2/3)·[[1, 1], [1, 2]].
+    E = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
+    det = (2 / 3 + 0.01) * (4 / 3 + 0.01) - (2 / 3) ** 2
+    assert endmember_log_volume(E) == pytest.approx(0.5 * math.log(det))
+    assert endmember_log_volume(E, delta=0.0) == pytest.approx(0.5 * math.log(8 / 9 - 4 / 9))
+
+
+def test_endmember_log_volume_invariances_and_bounds():
+    rng = np.random.default_rng(0)
+    E = rng.uniform(0.0, 1.0, (30, 4))
+    v = endmember_log_volume(E)
+    assert endmember_log_volume(7.5 * E) == pytest.approx(v)  # global scale does not count
+    assert endmember_log_volume(E[:, [2, 0, 3, 1]]) == pytest.approx(v)  # nor the order
+    assert endmember_log_volume(E * [1.0, 1.0, 1.0, 0.2]) < v  # shrinking one column does
+    # Bounds: all columns parallel (rank one) and orthogonal columns of equal norm.
+    parallel = np.outer(E[:, 0], [1.0, 2.0, 0.5, 3.0])
+    lowest = 0.5 * (math.log(4 + 0.01) + 3 * math.log(0.01))
+    assert endmember_log_volume(parallel) == pytest.approx(lowest)
+    assert endmember_log_volume(np.eye(30)[:, :4] * 5.0) == pytest.approx(2 * math.log(1.01))
+    assert lowest < v < 2 * math.log(1.01)
 
 
 def test_window_residual_by_hand():

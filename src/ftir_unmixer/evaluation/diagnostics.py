@@ -15,6 +15,9 @@ everywhere), how mixed the abundances are, and whether replicate runs agree.
   :math:`\bar H = \frac1n \sum_p -\sum_k a_{pk} \ln a_{pk} / \ln K \in [0, 1]`
   (0: every pixel pure, 1: every pixel an even mix), the sparsity (fraction of
   :math:`a_{pk}` below a level) and the near-empty maps (maximum below a level).
+* Endmember volume: :func:`endmember_log_volume`, the log volume of the simplex the
+  endmembers span, scale-free; minimum-volume priors shrink it, and a sweep of their weight
+  traces the trade-off between it and the reconstruction angle.
 * Stability: the mean matched angle between the endmembers of replicate runs.
 
 :func:`ground_truth_free_diagnostics` gathers the scalars under ``diag/…`` keys.
@@ -47,6 +50,7 @@ __all__ = [
     "abundance_entropy",
     "abundance_sparsity",
     "empty_maps",
+    "endmember_log_volume",
     "ground_truth_free_diagnostics",
     "near_duplicate_pairs",
     "pairwise_endmember_angles",
@@ -60,6 +64,10 @@ found by an over-sized K are typically closer."""
 
 DEFAULT_ZERO_LEVEL = 0.01
 """An abundance below this counts as zero for the sparsity."""
+
+DEFAULT_VOLUME_DELTA = 0.01
+"""δ of :func:`endmember_log_volume`: keeps the log-determinant finite for collinear
+endmembers (K > rank)."""
 
 DEFAULT_EMPTY_LEVEL = 0.1
 """A map whose largest abundance over the valid pixels is below this counts as near-empty
@@ -80,6 +88,41 @@ def pairwise_endmember_angles(E: ArrayLike) -> np.ndarray:
     angles = spectral_angle_matrix(E, E)
     rows, cols = np.triu_indices(angles.shape[0], k=1)
     return angles[rows, cols]
+
+
+def endmember_log_volume(E: ArrayLike, delta: float = DEFAULT_VOLUME_DELTA) -> float:
+    r"""Scale-free log volume of the endmembers: the reference definition.
+
+    .. math::
+        V(\mathbf E) = \tfrac12 \log\det\big(\tilde{\mathbf E}^\top \tilde{\mathbf E}
+        + \delta \mathbf I_K\big), \qquad
+        \tilde{\mathbf E} = \mathbf E\,\frac{\sqrt K}{\lVert \mathbf E \rVert_F}
+
+    :math:`\tilde{\mathbf E}` has a mean squared column norm of 1, so multiplying every
+    endmember by the same factor leaves :math:`V` unchanged (the network's decoder has an
+    arbitrary overall scale); only the shapes and the relative sizes of the endmembers count.
+    :math:`\det(\tilde{\mathbf E}^\top\tilde{\mathbf E})` is the squared volume of the
+    parallelotope the endmembers span, so :math:`V` falls as endmembers become alike, and
+    :math:`\delta` keeps it finite when they are collinear. Since
+    :math:`\operatorname{tr}(\tilde{\mathbf E}^\top\tilde{\mathbf E}) = K`, :math:`V` lies
+    between :math:`\tfrac12[\log(K+\delta) + (K-1)\log\delta]` (all endmembers parallel)
+    and :math:`\tfrac K2 \log(1+\delta)` (orthogonal endmembers of equal norm). The
+    function is the reference definition for minimum-volume penalties, which should
+    compute the same quantity; here it is evaluated in float64.
+
+    Args:
+        E: ``(B, K)`` endmembers.
+        delta: :math:`\delta`.
+
+    Returns:
+        :math:`V` (−inf for all-zero endmembers with ``delta = 0``).
+    """
+    e = np.asarray(E, dtype=np.float64)
+    num = e.shape[1]
+    norm = np.linalg.norm(e)
+    scaled = e * (np.sqrt(num) / norm) if norm > 0 else e
+    _, logdet = np.linalg.slogdet(scaled.T @ scaled + delta * np.eye(num))
+    return float(0.5 * logdet)
 
 
 @dataclass(frozen=True)
@@ -331,7 +374,8 @@ def ground_truth_free_diagnostics(
     * ``diag/num_near_duplicates``: pairs below ``duplicate_threshold_deg``;
     * ``diag/abundance_entropy``: mean normalised entropy in ``[0, 1]``;
     * ``diag/abundance_sparsity``: fraction of abundances below ``zero_level``;
-    * ``diag/num_empty_maps``: maps whose maximum is below ``empty_level``.
+    * ``diag/num_empty_maps``: maps whose maximum is below ``empty_level``;
+    * ``diag/endmember_log_volume``: :func:`endmember_log_volume` of ``E``.
 
     Args:
         sums: the reconstruction's sums over the valid pixels (data in the space the model
@@ -355,4 +399,5 @@ def ground_truth_free_diagnostics(
         "diag/abundance_entropy": abundance_entropy(a),
         "diag/abundance_sparsity": abundance_sparsity(a, zero_level=zero_level),
         "diag/num_empty_maps": float(len(empty_maps(a, empty_level=empty_level))),
+        "diag/endmember_log_volume": endmember_log_volume(E),
     }
