@@ -190,3 +190,56 @@ def test_report_on_a_directory_without_jobs(tmp_path):
     with pytest.raises(FTIRUnmixerError, match="no Hydra job found"):
         write_report(tmp_path)
     assert cli(["report", str(tmp_path / "nowhere")]) == 2
+
+
+def test_report_chooses_the_weight_at_the_knee(tmp_path, capsys):
+    # model.volume_weight = 0 … 10 × two seeds, and a straight-line sparsity sweep. Means per
+    # weight, in increasing volume: (−8, 9.0), (−4, 2.5), (−2, 2.1), (−1.5, 2.05), (−1, 2.0):
+    # the knee is λ = 1 (tests/test_weight_choice.py works it out).
+    root = tmp_path / "lambda"
+    volumes = {0: -1.0, 0.01: -1.5, 0.1: -2.0, 1: -4.0, 10: -8.0}
+    angles = {0: 2.0, 0.01: 2.05, 0.1: 2.1, 1: 2.5, 10: 9.0}
+    num = 0
+    for weight in volumes:
+        for seed, shift in ((0, 0.1), (1, -0.1)):
+            metrics = {
+                "diag/mean_reconstruction_angle_deg": angles[weight] + shift,
+                "diag/endmember_log_volume": volumes[weight] - shift,
+                "gt/mean_angle_clean_deg": 10.0 + weight + seed,
+            }
+            _job(
+                root,
+                str(num),
+                [f"model.volume_weight={weight}", f"seed={seed}"],
+                seed=seed,
+                metrics=metrics,
+            )
+            num += 1
+    for weight, line in ((0.0, 1.0), (0.5, 2.0), (1.0, 3.0)):
+        metrics = {"diag/mean_reconstruction_angle_deg": line, "diag/endmember_log_volume": -line}
+        _job(root, str(num), [f"model.sparsity_weight={weight}"], metrics=metrics)
+        num += 1
+    report = write_report(root)
+    assert report.weight_choices["model.volume_weight (model.sparsity_weight=)"].weight == 1.0
+    assert report.weight_choices["model.sparsity_weight (model.volume_weight=)"].weight is None
+    markdown = (report.output_dir / "summary.md").read_text()
+    assert "## Regularisation weight (knee of the L-curve)" in markdown
+    assert (
+        "### model.volume_weight (model.sparsity_weight=): chosen model.volume_weight = 1"
+        in markdown
+    )
+    assert "no knee, no model.sparsity_weight chosen" in markdown
+    # The section's table: each weight, its runs, both metrics (means over the seeds), the
+    # ground-truth column for checking, and the knee marked.
+    assert "| 1 | 2 | 2.5 | -4 | 11.5 | knee |" in markdown
+    assert "| 10 | 2 | 9 | -8 | 20.5 |  |" in markdown
+    # The run table has both metrics as columns too.
+    header = _read_csv(report.output_dir / "summary.csv")[0]
+    assert {"model.volume_weight", "diag/endmember_log_volume"} <= header.keys()
+    assert (
+        report.output_dir / "weight_choice_model.volume_weight_model.sparsity_weight.png"
+    ).stat().st_size > 5000
+    assert cli(["report", str(root)]) == 0
+    printed = capsys.readouterr().out
+    assert "chosen model.volume_weight (model.sparsity_weight=): 1" in printed
+    assert "chosen model.sparsity_weight (model.volume_weight=): none (no knee)" in printed

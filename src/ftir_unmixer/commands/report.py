@@ -8,7 +8,8 @@ NAME = "report"
 HELP = (
     "Summarise a sweep (python -m ftir_unmixer.train -m …): a table of the swept keys and "
     "metrics (CSV, Markdown), SAD vs WSAD figures (and with --explore an interactive explorer "
-    "per pair), maps per K with a recommended K, and the seed-to-seed spread; offline."
+    "per pair), maps per K with a recommended K, the regularisation weight at the knee of a "
+    "weight sweep, and the seed-to-seed spread; offline."
 )
 
 
@@ -33,7 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the report and print where it is, with the recommended K of any K sweep.
+    """Write the report and print where it is, the recommended K and the chosen weights.
 
     Args:
         args: the parsed command line.
@@ -67,4 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {path}")
     for label, recommendation in report.recommendations.items():
         print(f"recommended K ({label}): {recommendation.k}: {recommendation.reason}")
+    for name, choice in report.weight_choices.items():
+        chosen = f"{choice.weight:g}" if choice.weight is not None else "none (no knee)"
+        print(f"chosen {name}: {chosen}")
     return 0

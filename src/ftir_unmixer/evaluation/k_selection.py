@@ -26,6 +26,7 @@ from ftir_unmixer.evaluation.diagnostics import (
     empty_maps,
     near_duplicate_pairs,
 )
+from ftir_unmixer.evaluation.knee import knee_index
 from ftir_unmixer.evaluation.pixels import valid_pixels
 from ftir_unmixer.evaluation.spectral_angles import spectral_angle_deg
 from ftir_unmixer.io.results_file import UnmixingResult
@@ -250,7 +251,7 @@ def run_evidence(
 
 
 def reconstruction_knee(ks: Sequence[int], errors: Sequence[float]) -> int | None:
-    """The knee of a decreasing reconstruction-error curve (Kneedle).
+    """The knee of a decreasing reconstruction-error curve (:func:`knee_index`).
 
     Both axes are scaled to [0, 1]; the knee is the K farthest below the straight line from
     the first to the last point, where adding components stops paying off.
@@ -262,15 +263,8 @@ def reconstruction_knee(ks: Sequence[int], errors: Sequence[float]) -> int | Non
     Returns:
         The knee K, or None with fewer than three points or no point below the chord.
     """
-    k = np.asarray(ks, dtype=np.float64)
-    e = np.asarray(errors, dtype=np.float64)
-    if k.size < 3 or np.ptp(e) == 0:
-        return None
-    x = (k - k[0]) / (k[-1] - k[0])
-    y = (e - e.min()) / np.ptp(e)
-    below = (y[0] + (y[-1] - y[0]) * x) - y
-    best = int(np.argmax(below))
-    return int(ks[best]) if below[best] > 0 else None
+    index = knee_index(ks, errors)
+    return None if index is None else int(ks[index])
 
 
 @dataclass

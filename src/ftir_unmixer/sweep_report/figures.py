@@ -1,4 +1,4 @@
-"""Figures of a sweep report: SAD vs WSAD (Fig. 6 layout) and K selection (Fig. 5 layout)."""
+"""Figures of a sweep report: SAD vs WSAD, K selection and a weight sweep's L-curve."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from ftir_unmixer.evaluation.ground_truth import ATMOSPHERIC_WINDOWS, match_endmembers
 from ftir_unmixer.evaluation.k_selection import KRecommendation, RunEvidence
+from ftir_unmixer.evaluation.weight_choice import WeightChoice
 from ftir_unmixer.io.results_file import UnmixingResult
 from ftir_unmixer.plots import draw_abundance_map, draw_spectrum, shade_windows
 
@@ -148,5 +149,54 @@ def plot_k_evidence(recommendation: KRecommendation, title: str) -> Figure:
     bottom.set_xticks(ks)
     bottom.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_weight_choice(choice: WeightChoice, key: str, title: str) -> Figure:
+    """Mean reconstruction angle against endmember log volume over a weight sweep.
+
+    Each run is a grey dot, each weight the mean of its runs, labelled with its value and
+    joined in order of volume; the chord between the end points is dotted and the knee (the
+    chosen weight) ringed in red.
+
+    Args:
+        choice: the output of :func:`~ftir_unmixer.evaluation.weight_choice.choose_weight`.
+        key: the swept configuration key, for the labels.
+        title: the figure title.
+
+    Returns:
+        The figure.
+    """
+    points = choice.points
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for p in points:
+        ax.plot(p.log_volumes, p.reconstruction_angles_deg, "o", ms=3, color="0.6")
+    x = [p.log_volume for p in points]
+    y = [p.reconstruction_angle_deg for p in points]
+    ax.plot(x, y, "-o", label="mean over runs")
+    ax.plot([x[0], x[-1]], [y[0], y[-1]], ":", color="0.5", label="chord")
+    for p in points:
+        ax.annotate(
+            f"{p.weight:g}",
+            (p.log_volume, p.reconstruction_angle_deg),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
+    if choice.knee is not None:
+        ax.plot(
+            x[choice.knee],
+            y[choice.knee],
+            "o",
+            ms=12,
+            mfc="none",
+            mec="C3",
+            label=f"knee: {key} = {choice.weight:g}",
+        )
+    ax.set_xlabel("endmember log volume (diag/endmember_log_volume)")
+    ax.set_ylabel("mean reconstruction angle (°)")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -17,6 +17,10 @@ LOSS_KEYS = frozenset({"loss", "loss.name", "experiment"})
 """Swept keys that select the loss; SAD and WSAD runs are paired across them."""
 K_KEYS = frozenset({"model.num_endmembers"})
 SEED_KEYS = frozenset({"seed"})
+WEIGHT_KEYS = ("model.volume_weight", "model.sparsity_weight")
+"""Swept keys that weigh a regularisation prior (the network's minimum-volume and sparsity
+terms, ``model=minvol_nmf``'s volume weight); a sweep over one of them gets the weight chosen
+at the knee of reconstruction angle against endmember volume."""
 METRIC_PREFIXES = ("gt/", "diag/", "id/")
 PROVENANCE = ("method", "loss", "K", "seed")
 

@@ -1,7 +1,7 @@
-"""Write a sweep report: the summary tables and the SAD-vs-WSAD, K and seed sections.
+"""Write a sweep report: the summary tables and the SAD-vs-WSAD, K, weight and seed sections.
 
 Groups are the jobs that share the values of every swept key except the one being compared
-(the loss, K or seed).
+(the loss, K, a regularisation weight or the seed).
 """
 
 from __future__ import annotations
@@ -16,13 +16,20 @@ import numpy as np
 from ftir_unmixer.evaluation.diagnostics import replicate_stability
 from ftir_unmixer.evaluation.ground_truth import metric_name
 from ftir_unmixer.evaluation.k_selection import KRecommendation, recommend_k, run_evidence
+from ftir_unmixer.evaluation.weight_choice import DEFAULT_KNEE_DEPTH, WeightChoice, choose_weight
 from ftir_unmixer.plots import save_figure
-from ftir_unmixer.sweep_report.figures import plot_k_evidence, plot_k_maps, plot_loss_comparison
+from ftir_unmixer.sweep_report.figures import (
+    plot_k_evidence,
+    plot_k_maps,
+    plot_loss_comparison,
+    plot_weight_choice,
+)
 from ftir_unmixer.sweep_report.input_cubes import InputCubes
 from ftir_unmixer.sweep_report.jobs import (
     K_KEYS,
     LOSS_KEYS,
     SEED_KEYS,
+    WEIGHT_KEYS,
     Job,
     collect_jobs,
     group_jobs,
@@ -41,12 +48,15 @@ class Report:
         jobs: every job found.
         files: every written file.
         recommendations: group label → recommended K (K sweeps only).
+        weight_choices: ``<weight key> (<group label>)`` → the weight chosen at the knee
+            (sweeps of a key in :data:`~ftir_unmixer.sweep_report.jobs.WEIGHT_KEYS` only).
     """
 
     output_dir: Path
     jobs: list[Job]
     files: list[Path] = field(default_factory=list)
     recommendations: dict[str, KRecommendation] = field(default_factory=dict)
+    weight_choices: dict[str, WeightChoice] = field(default_factory=dict)
 
 
 def _slug(label: str) -> str:
@@ -175,6 +185,80 @@ def _k_sections(report: Report, keys: Sequence[str]) -> list[str]:
     return ["## K selection (Fig. 5)", "", *lines] if lines else []
 
 
+RECONSTRUCTION_ANGLE = "diag/mean_reconstruction_angle_deg"
+LOG_VOLUME = "diag/endmember_log_volume"
+TRUTH_COLUMNS = ("gt/mean_angle_clean_deg", "gt/abundance_rmse")
+"""Ground-truth scores shown beside the weight choice when the runs have them (not used
+for the choice)."""
+
+
+def _weight_value(job: Job, key: str) -> float:
+    try:
+        return float(job.overrides.get(key, "nan"))
+    except ValueError:
+        return float("nan")
+
+
+def _weight_sections(report: Report, keys: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    for key in [k for k in keys if k in WEIGHT_KEYS]:
+        for label, group in group_jobs(report.jobs, keys, frozenset({key}) | SEED_KEYS).items():
+            weights = [_weight_value(j, key) for j in group]
+            if len({w for w in weights if np.isfinite(w)}) < 3:
+                continue
+            metric = {
+                name: [j.result.metrics.get(name, np.nan) for j in group]
+                for name in (RECONSTRUCTION_ANGLE, LOG_VOLUME, *TRUTH_COLUMNS)
+            }
+            choice = choose_weight(weights, metric[RECONSTRUCTION_ANGLE], metric[LOG_VOLUME])
+            name = f"{key} ({label})" if label != "all" else key
+            report.weight_choices[name] = choice
+            path = report.output_dir / f"weight_choice_{_slug(f'{key} {label}')}.png"
+            save_figure(plot_weight_choice(choice, key, f"{key}: L-curve ({label})"), str(path))
+            report.files.append(path)
+            truth = [c for c in TRUTH_COLUMNS if np.isfinite(metric[c]).any()]
+            rows = []
+            for index, point in sorted(enumerate(choice.points), key=lambda p: p[1].weight):
+                runs = [i for i, w in enumerate(weights) if w == point.weight]
+                rows.append(
+                    [
+                        point.weight,
+                        len(point.log_volumes),
+                        point.reconstruction_angle_deg,
+                        point.log_volume,
+                        *(float(np.nanmean([metric[c][i] for i in runs])) for c in truth),
+                        "knee" if index == choice.knee else "",
+                    ]
+                )
+            header = [key, "runs", "recon. angle (°)", "log volume", *truth, "chosen"]
+            verdict = (
+                f"chosen {key} = {choice.weight:g}"
+                if choice.weight is not None
+                else f"no knee, no {key} chosen"
+            )
+            reason = (
+                f"The knee of the mean reconstruction angle ({RECONSTRUCTION_ANGLE}) against the "
+                f"endmember log volume ({LOG_VOLUME}), both without ground truth: the point "
+                "farthest below the chord between the end points, on axes scaled to [0, 1]"
+                if choice.weight is not None
+                else "No point lies more than "
+                f"{DEFAULT_KNEE_DEPTH:g} below the chord between the end points (axes scaled to "
+                "[0, 1]): the angle does not trade off against the volume with a clear corner"
+            )
+            lines += [
+                f"### {name}: {verdict}",
+                "",
+                reason
+                + ("; the ground-truth columns are shown for checking only." if truth else "."),
+                "",
+                markdown_table(header, rows),
+                "",
+                f"![L-curve]({path.name})",
+                "",
+            ]
+    return ["## Regularisation weight (knee of the L-curve)", "", *lines] if lines else []
+
+
 def _seed_sections(report: Report, keys: Sequence[str], metrics: Sequence[str]) -> list[str]:
     lines: list[str] = []
     csv_rows = []
@@ -257,6 +341,7 @@ def write_report(
         sections.append("")
     sections += _loss_sections(report, keys)
     sections += _k_sections(report, keys)
+    sections += _weight_sections(report, keys)
     sections += _seed_sections(report, keys, table_metrics)
     markdown = out / "summary.md"
     markdown.write_text("\n".join(sections))
