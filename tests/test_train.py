@@ -8,6 +8,7 @@ import pytest
 from conftest import TINY_RUN, assert_scored_against_ground_truth, matched_angles_by_hand
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.input_file import read_input
 from ftir_unmixer.io.results_file import DIAGNOSTIC_NAMES, read_results
 from ftir_unmixer.training.pipeline import run
 
@@ -53,8 +54,13 @@ def test_two_epoch_run_writes_the_results_contract(compose_train, tmp_path, loss
     np.testing.assert_allclose(
         res.endmembers, dm.normalizer.endmembers_to_input(res.endmembers_model / scale), rtol=1e-5
     )
-    # The bundled synthetic scene has ground truth, so the run is scored against it.
+    # The bundled synthetic scene has ground truth, so the run is scored against it, and its
+    # learning curve (before training and after the last epoch; the period is 5) is stored.
     assert_scored_against_ground_truth(res, metrics)
+    curve = res.learning_curve
+    assert curve.epoch.tolist() == [0, 2] and curve.step.tolist() == [0, 6]
+    assert curve.materials == read_input(res.attrs["input"]).ground_truth.names
+    np.testing.assert_allclose(np.nanmean(curve.angle_deg, axis=1), curve.mean_angle_deg)
     with open(out / "endmembers.csv") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["wavenumber", *(f"endmember_{i}" for i in range(1, 5))]

@@ -1,14 +1,15 @@
 """Figures in FTIR conventions: wavenumber axis in cm⁻¹, high wavenumbers on the left.
 
 The drawing helpers, the three figures of every run (abundance maps, endmember spectra, band
-weights) and their PNG files. Every ``plot_…`` function returns a Matplotlib ``Figure`` (Agg
-backend, no display needed); callers save it or hand it to a logger.
+weights) and their PNG files, and the learning curves of several runs. Every ``plot_…``
+function returns a Matplotlib ``Figure`` (Agg backend, no display needed); callers save it or
+hand it to a logger.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from ftir_unmixer.io.input_file import HyperspectralData
-from ftir_unmixer.io.results_file import UnmixingResult
+from ftir_unmixer.io.results_file import LearningCurve, UnmixingResult
 from ftir_unmixer.io.run_folder import FIGURE_FILES
 
 WAVENUMBER_LABEL = "Wavenumber (cm$^{-1}$)"
@@ -198,6 +199,39 @@ def plot_band_weights(
     set_wavenumber_axis(axes[-1], wavenumbers)
     if bad_windows:
         axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(curves: Mapping[str, LearningCurve]) -> Figure:
+    """The matched angle to the ground truth against the epoch, for several runs.
+
+    One colour per run: a solid line over all bands (``gt/mean_angle_deg``), a dashed one
+    over the clean bands (``gt/mean_angle_clean_deg``).
+
+    Args:
+        curves: run label → its learning curve.
+
+    Returns:
+        The figure.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for index, (label, curve) in enumerate(curves.items()):
+        colour = f"C{index % 10}"
+        ax.plot(
+            curve.epoch, curve.mean_angle_deg, "-o", ms=3, color=colour, label=f"{label}, all bands"
+        )
+        ax.plot(
+            curve.epoch,
+            curve.mean_angle_clean_deg,
+            "--",
+            color=colour,
+            label=f"{label}, clean bands",
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean matched angle to the truth (°)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

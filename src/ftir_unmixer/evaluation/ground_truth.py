@@ -30,6 +30,7 @@ __all__ = [
     "Matching",
     "abundance_rmse",
     "abundance_rmse_per_pair",
+    "endmember_metrics",
     "ground_truth_metrics",
     "match_endmembers",
     "metric_name",
@@ -240,6 +241,80 @@ def window_residual(
     return np.divide(rms, reference, out=np.full_like(rms, np.nan), where=reference > 0)
 
 
+def endmember_metrics(
+    endmembers: ArrayLike,
+    ground_truth: GroundTruth,
+    wavenumbers: ArrayLike,
+    *,
+    bad_windows: Sequence[Sequence[float]] = (),
+    atmospheric_windows: Sequence[Sequence[float]] = ATMOSPHERIC_WINDOWS,
+) -> tuple[dict[str, float], Matching]:
+    """The endmember half of :func:`ground_truth_metrics`: no abundance map needed.
+
+    Cheap enough to be computed during training (the learning curve of
+    :mod:`ftir_unmixer.training.learning_curve`). Its keys are those of
+    :func:`ground_truth_metrics` except ``gt/abundance_rmse`` and ``gt/abundance_rmse/<name>``.
+
+    Args:
+        endmembers: ``(B, K)`` estimated endmembers in the units of the cube.
+        ground_truth: the true endmembers ``(B, M)`` and names.
+        wavenumbers: ``(B,)`` axis in cm⁻¹, any order.
+        bad_windows: further ``[lo, hi]`` ranges excluded from the clean score.
+        atmospheric_windows: the atmospheric ranges excluded from the clean score.
+
+    Returns:
+        The metrics and the matching (estimated index ↔ material index).
+    """
+    E_est = np.asarray(endmembers, dtype=np.float64)
+    E_true = np.asarray(ground_truth.endmembers, dtype=np.float64)
+    clean = ~window_mask(wavenumbers, [*atmospheric_windows, *bad_windows])
+    if clean.shape != (E_est.shape[0],):
+        raise FTIRUnmixerError(
+            f"the wavenumber axis has {clean.size} values but the endmembers have "
+            f"{E_est.shape[0]} bands; pass the axis of the result."
+        )
+    matching = match_endmembers(E_est, E_true)
+    est, true = matching.est_indices, matching.true_indices
+    if clean.any():
+        clean_angles = spectral_angle_deg(E_est.T[est], E_true.T[true], band_mask=clean)
+    else:
+        clean_angles = np.full(est.shape, np.nan)
+    residual = window_residual(
+        E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, atmospheric_windows)
+    )
+    co2_residual = window_residual(
+        E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, [CO2_WINDOW])
+    )
+    metrics: dict[str, float] = {
+        "gt/mean_angle_deg": float(np.mean(matching.angles_deg)),
+        "gt/max_angle_deg": float(np.max(matching.angles_deg)),
+        "gt/mean_angle_clean_deg": float(np.mean(clean_angles)),
+        "gt/atmospheric_residual": float(np.mean(residual)),
+        "gt/co2_residual": float(np.mean(co2_residual)),
+        "gt/unmatched_true": float(len(matching.unmatched_true)),
+        "gt/unmatched_est": float(len(matching.unmatched_est)),
+    }
+    metrics |= _per_material(
+        ground_truth,
+        true,
+        {"gt/angle_deg": matching.angles_deg, "gt/angle_clean_deg": clean_angles},
+    )
+    return metrics, matching
+
+
+def _per_material(
+    ground_truth: GroundTruth, true: np.ndarray, values: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """``<prefix>/<material>`` keys of per-pair ``values``, NaN for unmatched materials."""
+    keys = _material_keys(ground_truth.names, np.shape(ground_truth.endmembers)[1])
+    metrics = {}
+    for prefix, per_pair in values.items():
+        by_material = dict(zip(true.tolist(), per_pair, strict=True))
+        for m, key in enumerate(keys):
+            metrics[f"{prefix}/{key}"] = float(by_material.get(m, np.nan))
+    return metrics
+
+
 def ground_truth_metrics(
     result: EndmembersAndAbundances,
     ground_truth: GroundTruth,
@@ -267,6 +342,8 @@ def ground_truth_metrics(
     * ``gt/angle_deg/<name>``, ``gt/angle_clean_deg/<name>``, ``gt/abundance_rmse/<name>``;
     * ``gt/unmatched_true``, ``gt/unmatched_est``: counts of unpaired components.
 
+    All but the abundance keys come from :func:`endmember_metrics`.
+
     Args:
         result: anything with ``endmembers`` ``(B, K)`` in the units of the cube and
             ``abundances`` ``(H, W, K)``, e.g. an ``UnmixingResult``.
@@ -280,45 +357,14 @@ def ground_truth_metrics(
         The metrics and the matching (estimated index ↔ material index).
 
     """
-    E_est = np.asarray(result.endmembers, dtype=np.float64)
-    E_true = np.asarray(ground_truth.endmembers, dtype=np.float64)
-    clean = ~window_mask(wavenumbers, [*atmospheric_windows, *bad_windows])
-    if clean.shape != (E_est.shape[0],):
-        raise FTIRUnmixerError(
-            f"the wavenumber axis has {clean.size} values but the endmembers have "
-            f"{E_est.shape[0]} bands; pass the axis of the result."
-        )
-    matching = match_endmembers(E_est, E_true)
-    est, true = matching.est_indices, matching.true_indices
-    if clean.any():
-        clean_angles = spectral_angle_deg(E_est.T[est], E_true.T[true], band_mask=clean)
-    else:
-        clean_angles = np.full(est.shape, np.nan)
+    metrics, matching = endmember_metrics(
+        result.endmembers,
+        ground_truth,
+        wavenumbers,
+        bad_windows=bad_windows,
+        atmospheric_windows=atmospheric_windows,
+    )
     rmse = abundance_rmse_per_pair(result.abundances, ground_truth.abundances, matching, mask)
-    residual = window_residual(
-        E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, atmospheric_windows)
-    )
-    co2_residual = window_residual(
-        E_est.T[est], E_true.T[true], clean, window_mask(wavenumbers, [CO2_WINDOW])
-    )
-
-    keys = _material_keys(ground_truth.names, E_true.shape[1])
-    metrics: dict[str, float] = {
-        "gt/mean_angle_deg": float(np.mean(matching.angles_deg)),
-        "gt/max_angle_deg": float(np.max(matching.angles_deg)),
-        "gt/mean_angle_clean_deg": float(np.mean(clean_angles)),
-        "gt/abundance_rmse": _pooled_rmse(rmse),
-        "gt/atmospheric_residual": float(np.mean(residual)),
-        "gt/co2_residual": float(np.mean(co2_residual)),
-        "gt/unmatched_true": float(len(matching.unmatched_true)),
-        "gt/unmatched_est": float(len(matching.unmatched_est)),
-    }
-    per_material = {
-        "gt/angle_deg": dict(zip(true.tolist(), matching.angles_deg, strict=True)),
-        "gt/angle_clean_deg": dict(zip(true.tolist(), clean_angles, strict=True)),
-        "gt/abundance_rmse": dict(zip(true.tolist(), rmse, strict=True)),
-    }
-    for prefix, values in per_material.items():
-        for m, key in enumerate(keys):
-            metrics[f"{prefix}/{key}"] = float(values.get(m, np.nan))
+    metrics["gt/abundance_rmse"] = _pooled_rmse(rmse)
+    metrics |= _per_material(ground_truth, matching.true_indices, {"gt/abundance_rmse": rmse})
     return metrics, matching

@@ -9,6 +9,7 @@ Layout (docs/file-formats.md describes each item)::
     band_weights            (B,)      float32  w of Eq. 13 used by the loss
     band_diagnostics/{corr_deficit,roughness,flatness,score}  (B,) float32
     reconstruction_error    (H, W)    float32  per-pixel SAD (radians)
+    learning_curve/{epoch,step,mean_angle_deg,mean_angle_clean_deg,angle_deg}  optional
     attrs: config, loss, num_endmembers, seed, version, metrics …
 """
 
@@ -30,6 +31,48 @@ from ftir_unmixer.io.atomic import atomic_path
 PathLike = str | os.PathLike[str]
 
 DIAGNOSTIC_NAMES = ("corr_deficit", "roughness", "flatness", "score")
+LEARNING_CURVE_GROUP = "learning_curve"
+
+
+@dataclass
+class LearningCurve:
+    """The decoder endmembers' matched angle to the ground truth during training.
+
+    Attributes:
+        epoch: ``(T,)`` epochs completed when each point was taken (0: before training).
+        step: ``(T,)`` the global step of each point.
+        mean_angle_deg: ``(T,)`` ``gt/mean_angle_deg`` of the endmembers at that point.
+        mean_angle_clean_deg: ``(T,)`` ``gt/mean_angle_clean_deg``.
+        angle_deg: ``(T, M)`` ``gt/angle_deg/<material>`` (NaN while a material is unmatched).
+        materials: the ``M`` material names.
+    """
+
+    epoch: np.ndarray
+    step: np.ndarray
+    mean_angle_deg: np.ndarray
+    mean_angle_clean_deg: np.ndarray
+    angle_deg: np.ndarray
+    materials: list[str]
+
+    def write(self, group: h5py.Group) -> None:
+        """Store the curve's datasets in ``group`` and the material names as its attribute."""
+        group.create_dataset("epoch", data=np.asarray(self.epoch, np.int64))
+        group.create_dataset("step", data=np.asarray(self.step, np.int64))
+        for name in ("mean_angle_deg", "mean_angle_clean_deg", "angle_deg"):
+            group.create_dataset(name, data=np.asarray(getattr(self, name), np.float64))
+        group.attrs["materials"] = json.dumps(list(self.materials))
+
+    @classmethod
+    def read(cls, group: h5py.Group) -> LearningCurve:
+        """The curve stored in ``group`` by :meth:`write`."""
+        return cls(
+            epoch=group["epoch"][()],
+            step=group["step"][()],
+            mean_angle_deg=group["mean_angle_deg"][()],
+            mean_angle_clean_deg=group["mean_angle_clean_deg"][()],
+            angle_deg=group["angle_deg"][()],
+            materials=json.loads(group.attrs["materials"]),
+        )
 
 
 @dataclass
@@ -46,6 +89,8 @@ class UnmixingResult:
         reconstruction_error: ``(H, W)`` per-pixel SAD in radians.
         attrs: root attributes (``config``, ``loss``, ``num_endmembers``, ``seed``,
             ``version`` and scalar metrics).
+        learning_curve: the network's learning curve, when it was recorded (ground truth
+            and ``callbacks.gt_curve.every_n_epochs`` > 0).
     """
 
     abundances: np.ndarray
@@ -56,6 +101,7 @@ class UnmixingResult:
     band_diagnostics: dict[str, np.ndarray]
     reconstruction_error: np.ndarray
     attrs: dict[str, object] = field(default_factory=dict)
+    learning_curve: LearningCurve | None = None
 
     @property
     def num_endmembers(self) -> int:
@@ -102,6 +148,8 @@ def write_results(path: PathLike, result: UnmixingResult) -> Path:
         f.create_dataset(
             "reconstruction_error", data=np.asarray(result.reconstruction_error, np.float32)
         )
+        if result.learning_curve is not None:
+            result.learning_curve.write(f.create_group(LEARNING_CURVE_GROUP))
         for key, value in result.attrs.items():
             f.attrs[key] = _attr_value(value)
     return Path(path)
@@ -137,11 +185,35 @@ def read_results(path: PathLike) -> UnmixingResult:
                 band_diagnostics={n: f["band_diagnostics"][n][()] for n in DIAGNOSTIC_NAMES},
                 reconstruction_error=f["reconstruction_error"][()],
                 attrs=attrs,
+                learning_curve=LearningCurve.read(f[LEARNING_CURVE_GROUP])
+                if LEARNING_CURVE_GROUP in f
+                else None,
             )
     except KeyError as exc:
         raise FTIRUnmixerError(
             f"{path}: missing dataset {exc}; this is not a complete ftir-unmixer results file."
         ) from None
+    except OSError as exc:
+        raise FTIRUnmixerError(f"{path}: cannot be read as HDF5 ({exc}).") from None
+
+
+def read_learning_curve(path: PathLike) -> LearningCurve:
+    """Read only the learning curve of a ``results.h5`` file (not the maps).
+
+    Raises:
+        FTIRUnmixerError: if the file is missing or holds no learning curve.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FTIRUnmixerError(f"{path}: no such results file; give a run's results.h5.")
+    try:
+        with h5py.File(path, "r") as f:
+            if LEARNING_CURVE_GROUP not in f:
+                raise FTIRUnmixerError(
+                    f"{path}: no learning curve; it is recorded for network runs on data with "
+                    "ground truth while callbacks.gt_curve.every_n_epochs > 0."
+                )
+            return LearningCurve.read(f[LEARNING_CURVE_GROUP])
     except OSError as exc:
         raise FTIRUnmixerError(f"{path}: cannot be read as HDF5 ({exc}).") from None
 

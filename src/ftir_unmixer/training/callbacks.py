@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import Logger
 
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.io.results_file import LearningCurve
 from ftir_unmixer.io.run_folder import EXPLORER_FILE, RESULTS_FILE
 from ftir_unmixer.models.module import FTIRUnmixerModule
 from ftir_unmixer.plots import figure_options, render_figures
@@ -38,6 +39,8 @@ class ResultsWriter(L.Callback):
 
     The weights used are those of the best-loss checkpoint (the authors' script keeps the
     best-loss model) when ``checkpoint="best"`` and one exists, else the final weights.
+    ``learning_curve``, when a callback has set it by the end of training
+    (:class:`~ftir_unmixer.training.learning_curve.GroundTruthCurve`), is stored with them.
 
     Args:
         results: where and how the results are written (built by the pipeline, which reads
@@ -51,6 +54,7 @@ class ResultsWriter(L.Callback):
         self.checkpoint = checkpoint
         self.metrics: dict[str, float] = {}
         self.paths: dict[str, Path] = {}
+        self.learning_curve: LearningCurve | None = None
         self._fit_start = time.perf_counter()
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: FTIRUnmixerModule) -> None:
@@ -80,6 +84,7 @@ class ResultsWriter(L.Callback):
             loggers=trainer.loggers,
             step=trainer.global_step,
             attrs={"epochs": trainer.current_epoch, "global_step": trainer.global_step},
+            learning_curve=self.learning_curve,
         )
         log.info("Results written to %s", self.paths["results"])
 

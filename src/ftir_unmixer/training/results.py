@@ -20,11 +20,25 @@ from ftir_unmixer import __version__
 from ftir_unmixer.data.datamodule import FTIRDataModule
 from ftir_unmixer.evaluation.library import DEFAULT_MATCH_THRESHOLD_DEG, ReferenceLibrary
 from ftir_unmixer.evaluation.run_evaluation import evaluate_run
-from ftir_unmixer.io.results_file import UnmixingResult, write_endmembers_csv, write_results
+from ftir_unmixer.io.results_file import (
+    LearningCurve,
+    UnmixingResult,
+    write_endmembers_csv,
+    write_results,
+)
 from ftir_unmixer.io.run_folder import ENDMEMBERS_CSV, FIGURE_FILES, RESULTS_FILE
 from ftir_unmixer.plots import component_titles, figure_options, write_figures
 from ftir_unmixer.training.loggers import log_run_end
 from ftir_unmixer.unmixing import CubeUnmixing
+
+
+def input_endmembers(dm: FTIRDataModule, endmembers: np.ndarray, scale: float) -> np.ndarray:
+    """Model-space ``(B, K)`` endmembers in the units of the input cube.
+
+    Divided by the reconstruction scale ``s`` (:class:`~ftir_unmixer.unmixing.CubeUnmixing`)
+    and mapped back through the data module's normaliser.
+    """
+    return dm.normalizer.endmembers_to_input(endmembers / scale)
 
 
 def unmixing_result(
@@ -33,18 +47,17 @@ def unmixing_result(
     """The results contract of a method's unmixing of the data module's cube.
 
     ``endmembers`` are the reported model-space endmembers (:attr:`CubeUnmixing.endmembers`)
-    divided by the reconstruction scale and mapped back through the preprocessing into the
-    units of the input cube; ``endmembers_model`` are kept as the method holds them.
+    in the units of the input cube (:func:`input_endmembers`); ``endmembers_model`` are kept
+    as the method holds them.
 
     Args:
         dm: the set-up data module (cube, mask, normaliser, band diagnostics).
         unmixing: the method's output on the whole cube.
         attrs: root attributes to store.
     """
-    endmembers = unmixing.endmembers / unmixing.scale
     return UnmixingResult(
         abundances=unmixing.abundances,
-        endmembers=dm.normalizer.endmembers_to_input(endmembers),
+        endmembers=input_endmembers(dm, unmixing.endmembers, unmixing.scale),
         endmembers_model=unmixing.endmembers_model,
         wavenumbers=dm.data.wavenumbers,
         band_weights=unmixing.band_weights,
@@ -109,6 +122,7 @@ class RunResults:
         loggers: Sequence[Logger] = (),
         step: int = 0,
         attrs: Mapping[str, object] | None = None,
+        learning_curve: LearningCurve | None = None,
     ) -> tuple[dict[str, float], dict[str, Path]]:
         """Score a method's unmixing, write the run folder and log the run's end.
 
@@ -121,6 +135,7 @@ class RunResults:
             loggers: the run's loggers (metrics, figures, W&B summary).
             step: the step the metrics and figures are logged at.
             attrs: further attributes (e.g. the network's epochs).
+            learning_curve: the network's learning curve, stored as ``learning_curve/``.
 
         Returns:
             The metrics (also stored in ``results.h5``) and output name → written path.
@@ -139,6 +154,7 @@ class RunResults:
             "reconstruction_scale": unmixing.scale,
         }
         result = unmixing_result(dm, unmixing, provenance | unmixing.attrs | dict(attrs or {}))
+        result.learning_curve = learning_curve
         bad_windows = dm.band_weight_config.bad_windows
         evaluation = evaluate_run(
             result,
