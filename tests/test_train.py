@@ -89,8 +89,16 @@ def test_run_with_wandb_offline_and_csv_logs(compose_train, tmp_path):
     with open(table) as fh:
         rows = list(csv.DictReader(fh))
     assert [r["epoch"] for r in rows if r["train/loss_epoch"]] == ["0", "1"]
-    (final,) = [r for r in rows if r["gt/mean_angle_deg"]]
+    # The learning curve's points (before training, after the last epoch), then the final
+    # metrics, the only row with diagnostics.
+    scored = [r for r in rows if r["gt/mean_angle_deg"]]
+    assert [r["step"] for r in scored] == ["0", "6", "6"]
+    (final,) = [r for r in scored if r["diag/mean_reconstruction_angle_deg"]]
     assert float(final["gt/mean_angle_deg"]) == pytest.approx(metrics["gt/mean_angle_deg"])
+    curve = read_results(tmp_path / "run" / "results.h5").learning_curve
+    assert [float(r["gt/mean_angle_deg"]) for r in scored[:2]] == pytest.approx(
+        curve.mean_angle_deg
+    )
 
 
 def test_the_explorer_switches_off_with_one_key(compose_train, tmp_path):

@@ -143,7 +143,9 @@ class GroundTruthCurve(L.Callback):
         batch_size: windows per forward pass of that estimate.
     """
 
-    def __init__(self, every_n_epochs: int = 5, sample_pixels: int = 2048, batch_size: int = 256):
+    def __init__(
+        self, every_n_epochs: int = 5, sample_pixels: int = 2048, batch_size: int = 256
+    ) -> None:
         super().__init__()
         if every_n_epochs < 0 or sample_pixels < 1 or batch_size < 1:
             raise FTIRUnmixerError(
