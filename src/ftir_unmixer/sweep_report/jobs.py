@@ -19,8 +19,9 @@ K_KEYS = frozenset({"model.num_endmembers"})
 SEED_KEYS = frozenset({"seed"})
 WEIGHT_KEYS = ("model.volume_weight", "model.sparsity_weight")
 """Swept keys that weigh a regularisation prior (the network's minimum-volume and sparsity
-terms, ``model=minvol_nmf``'s volume weight); a sweep over one of them gets the weight chosen
-at the knee of reconstruction angle against endmember volume."""
+terms; a baseline's volume weight belongs here too unless it reuses ``model.volume_weight``);
+a sweep over one of them gets the weight chosen at the knee of reconstruction angle against
+endmember volume."""
 METRIC_PREFIXES = ("gt/", "diag/", "id/")
 PROVENANCE = ("method", "loss", "K", "seed")
 
