@@ -30,10 +30,12 @@ from ftir_unmixer.models.module import FTIRUnmixerModule
 from ftir_unmixer.plots import plot_learning_curves
 from ftir_unmixer.training.learning_curve import (
     GroundTruthCurve,
+    centre_batches,
+    reconstruction_scale,
     sample_centres,
-    sample_scale,
     window_reader,
 )
+from ftir_unmixer.training.results import input_endmembers
 
 SCENE = SyntheticConfig(num_tiles=2, tile_rows=12, tile_cols=10, num_bands=120, step=24.1)
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "learning_curves.py"
@@ -79,7 +81,7 @@ def _datamodule(tmp_path, path=None, **kwargs) -> FTIRDataModule:
     return dm
 
 
-def _module(dm: FTIRDataModule, seed: int = 0) -> FTIRUnmixerModule:
+def _module(dm: FTIRDataModule, seed: int = 0, **levers: object) -> FTIRUnmixerModule:
     torch.manual_seed(seed)
     return FTIRUnmixerModule(
         dm.num_bands,
@@ -87,6 +89,7 @@ def _module(dm: FTIRDataModule, seed: int = 0) -> FTIRUnmixerModule:
         hidden_channels=8,
         band_weights=dm.band_weight_estimate.weights,
         log_step_loss=False,
+        **levers,
     )
 
 
@@ -184,7 +187,7 @@ def test_sample_scale_is_the_whole_image_scale_at_the_sampled_pixels(tmp_path, o
     inner = dm.data.mask[radius : 24 - radius, radius : 10 - radius]
     assert len(sample_centres(dm.data.mask, radius, 10**6, seed=3)) == inner.sum() < inner.size
     windows = window_reader(dm, 2 * radius + 1, torch.device("cpu"))
-    scale = sample_scale(module, windows, centres, radius, batch_size=2)
+    scale = reconstruction_scale(module, centre_batches(windows, centres, radius, batch_size=2))
     cube, reconstruction = _whole_image(_datamodule(tmp_path), module)
     x = cube[centres[:, 0], centres[:, 1]].astype(np.float64)
     x_hat = reconstruction[centres[:, 0], centres[:, 1]].astype(np.float64)
@@ -192,16 +195,34 @@ def test_sample_scale_is_the_whole_image_scale_at_the_sampled_pixels(tmp_path, o
     assert module.training  # back in training mode
 
 
+@pytest.mark.parametrize(
+    "levers", [{}, {"baseline_degree": 1, "atmosphere_components": 1}], ids=["plain", "nuisance"]
+)
+def test_the_curve_scores_the_endmembers_the_results_report(tmp_path, levers):
+    # The image is smaller than 2048 windows of 7×7: the whole image is run through the
+    # network, and the endmembers (nuisance components removed, scale of the parts orthogonal
+    # to the nuisance subspace) are those of the results, computed from unmix_cube.
+    dm = _datamodule(tmp_path)
+    module = _module(dm, **levers)
+    module.initialise_from_data(dm.valid_pixels(), dm.data.wavenumbers, dm.seed)
+    unmixing = module.unmix_cube(dm.source, dm.data.mask)
+    expected = input_endmembers(dm, unmixing.endmembers, unmixing.scale)
+    curve = GroundTruthCurve().endmembers(dm, module)
+    np.testing.assert_allclose(curve, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+    if levers:
+        assert not np.allclose(unmixing.endmembers, unmixing.endmembers_model)
+
+
 def test_callback_estimates_the_scale_on_the_sample_or_the_whole_image(tmp_path):
     dm = _datamodule(tmp_path)
     module = _module(dm)
     radius = module.net.receptive_radius
     # 24×10 = 240 pixels: more than 2 windows of 7×7 (98 pixels), so 2 pixels are sampled;
-    # fewer than 2048 windows, so the whole image is unmixed instead.
+    # fewer than 2048 windows, so the whole image is run through the network instead.
     centres = sample_centres(dm.data.mask, radius, 2, seed=dm.seed)
     windows = window_reader(dm, 2 * radius + 1, torch.device("cpu"))
     sampled = GroundTruthCurve(sample_pixels=2).reconstruction_scale(dm, module)
-    assert sampled == sample_scale(module, windows, centres, radius)
+    assert sampled == reconstruction_scale(module, centre_batches(windows, centres, radius))
     cube, reconstruction = _whole_image(dm, module)
     x, x_hat = cube[dm.data.mask].astype(float), reconstruction[dm.data.mask].astype(float)
     whole = GroundTruthCurve().reconstruction_scale(dm, module)

@@ -36,6 +36,7 @@ nothing in the CO₂ window, and the baseline at its lowest non-negative positio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,7 @@ __all__ = [
     "atmospheric_basis",
     "co2_window",
     "lowest_polynomial",
+    "orthogonal_projector",
     "polynomial_basis",
     "remove_nuisance",
 ]
@@ -228,3 +230,12 @@ def remove_nuisance(endmembers: np.ndarray, basis: NuisanceBasis) -> np.ndarray:
     outside = ~atmosphere.any(axis=1)
     cleaned = np.stack([lowest_polynomial(e, basis.polynomial, outside) for e in cleaned.T], axis=1)
     return np.clip(cleaned, 0.0, None)
+
+
+def orthogonal_projector(basis: NuisanceBasis | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Spectra ``(..., B)`` → their part orthogonal to the nuisance subspace (identity if none)."""
+    if basis is None:
+        return lambda spectra: spectra
+    q, _ = np.linalg.qr(basis.matrix)
+    q = q.astype(np.float32)
+    return lambda spectra: spectra - (spectra @ q) @ q.T

@@ -22,7 +22,7 @@ from ftir_unmixer.models.decoder import Readout
 from ftir_unmixer.models.initialisation import check_initialisation, initial_endmembers
 from ftir_unmixer.models.patch_kernels import decoded_angles, fuses
 from ftir_unmixer.models.priors import abundance_entropy, log_volume, loss_space
-from ftir_unmixer.nuisance import NuisanceBasis, remove_nuisance
+from ftir_unmixer.nuisance import NuisanceBasis, orthogonal_projector, remove_nuisance
 from ftir_unmixer.refit import REFITS, refit_abundances, refit_endmembers
 from ftir_unmixer.unmixing import CubeUnmixing, check_num_endmembers
 
@@ -266,6 +266,19 @@ class FTIRUnmixerModule(L.LightningModule):
             self.nuisance_columns.cpu().double().numpy(), self.hparams.baseline_degree + 1
         )
 
+    def reported_endmembers(self, endmembers_model: np.ndarray) -> np.ndarray:
+        """Eq. 5 endmembers as the results report them, before ``model.refit``.
+
+        Their unidentified nuisance components are set as a material's spectrum has them
+        (:func:`~ftir_unmixer.nuisance.remove_nuisance`); without a nuisance subspace they are
+        returned unchanged.
+
+        Args:
+            endmembers_model: ``(B, K)`` the decoder's endmembers.
+        """
+        basis = self.nuisance_basis
+        return endmembers_model if basis is None else remove_nuisance(endmembers_model, basis)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(reconstruction, abundances)`` of ``(N, B, h, w)`` patches."""
         return self.net(x)
@@ -447,7 +460,7 @@ class FTIRUnmixerModule(L.LightningModule):
         mask = np.ones((height, width), dtype=bool) if mask is None else np.asarray(mask)
         weights = self.loss.weights.cpu().numpy() if self.loss.weights is not None else None
         basis = self.nuisance_basis
-        project = _projector(basis)
+        project = orthogonal_projector(basis)
         halo = self.net.receptive_radius
         abundances = np.empty((height, width, self.hparams.num_endmembers), dtype=np.float32)
         angle = np.empty((height, width), dtype=np.float32)
@@ -469,7 +482,7 @@ class FTIRUnmixerModule(L.LightningModule):
             sums.add(x[valid], reconstruction[valid], band_weights=weights)
         self.train(was_training)
         endmembers_model = self.net.endmembers().cpu().numpy()
-        endmembers = endmembers_model if basis is None else remove_nuisance(endmembers_model, basis)
+        endmembers = self.reported_endmembers(endmembers_model)
         if refit != "none":
             pixels = cube.cpu().numpy()[mask]
             fit = refit_abundances(
@@ -496,12 +509,3 @@ class FTIRUnmixerModule(L.LightningModule):
 def _angles(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     """Per-pixel spectral angle (radians, float32) of ``(..., B)`` arrays."""
     return spectral_angle_rad(torch.from_numpy(x), torch.from_numpy(x_hat), dim=-1).numpy()
-
-
-def _projector(basis: NuisanceBasis | None) -> Callable[[np.ndarray], np.ndarray]:
-    """Spectra ``(..., B)`` → their part orthogonal to the nuisance subspace (identity if none)."""
-    if basis is None:
-        return lambda spectra: spectra
-    q, _ = np.linalg.qr(basis.matrix)
-    q = q.astype(np.float32)
-    return lambda spectra: spectra - (spectra @ q) @ q.T

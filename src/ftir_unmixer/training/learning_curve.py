@@ -6,27 +6,29 @@ logs the ``gt/…`` endmember scores
 (:func:`~ftir_unmixer.evaluation.ground_truth.endmember_metrics`: ``gt/mean_angle_deg``,
 ``gt/mean_angle_clean_deg``, ``gt/angle_deg/<material>``, …) at the current step to every
 logger, and hands the curve to the results writer, which stores it as ``learning_curve/`` in
-``results.h5``. It needs no abundance map, so it never unmixes the cube for its own sake.
+``results.h5``. It needs no abundance map: only the endmembers and a scale (below).
 
-The endmembers are scored as the results score them: divided by the reconstruction scale
-:math:`s` and mapped back through the normaliser
+The endmembers are scored as the results score them, before ``model.refit`` (applied once,
+to the final results): the reported endmembers
+(:meth:`~ftir_unmixer.models.module.FTIRUnmixerModule.reported_endmembers`: Eq. 5, with
+their nuisance components removed if the model has a nuisance subspace) divided by the
+reconstruction scale :math:`s` and mapped back through the normaliser
 (:func:`~ftir_unmixer.training.results.input_endmembers`). ``band_minmax`` maps back affinely
 (:math:`e\cdot\mathrm{span} + \mathrm{lo}`), so :math:`s` changes the angles, and the
-decoder's scale drifts while training, so :math:`s` is estimated at every point, as
-:class:`~ftir_unmixer.unmixing.CubeUnmixing` defines it
-(:math:`s = \sum \hat x^2 / \sum x \hat x`) but on a fixed sample:
+decoder's scale drifts while training, so :math:`s` is estimated at every point, as the
+results define it (:func:`reconstruction_scale`), on:
 
-* ``sample_pixels`` valid pixels at least :math:`r` pixels from the image border
-  (:math:`r` = :attr:`~ftir_unmixer.models.autoencoder.UnmixingAutoencoder.receptive_radius`),
-  drawn once from the run's seed, are run through the network in eval mode, each in its
+* a fixed sample: ``sample_pixels`` valid pixels at least :math:`r` pixels from the image
+  border (:math:`r` =
+  :attr:`~ftir_unmixer.models.autoencoder.UnmixingAutoencoder.receptive_radius`), drawn
+  once from the run's seed, each run through the network in eval mode in its
   :math:`(2r+1)\times(2r+1)` window; a window holds everything the centre pixel's output
   depends on, so the centre's reconstruction is exactly the one whole-image inference gives;
-* when the whole image has no more pixels than the sample's windows
-  (:math:`HW \le n(2r+1)^2`, e.g. every scene up to about 320×320 pixels with the default
-  2048 and :math:`r = 3`), unmixing the whole image once is cheaper, and gives the results'
-  own :math:`s`;
-* a normaliser without an offset (``none``, ``band_noise``, ``pixel_l2``) maps back
-  linearly; :math:`s` then does not change any score and is not estimated.
+* the whole image, run through the network once, when it has no more pixels than the
+  sample's windows (:math:`HW \le n(2r+1)^2`, e.g. every scene up to about 320×320 pixels
+  with the default 2048 and :math:`r = 3`): cheaper, and exactly the results' :math:`s`;
+* nothing, for a normaliser without an offset (``none``, ``band_noise``, ``pixel_l2``): it
+  maps back linearly, so :math:`s` changes no score.
 
 The weights scored are the current ones; the results use the best-loss checkpoint, so the
 curve's last point can differ from the final ``gt/…`` metrics (which, logged at the same
@@ -35,7 +37,7 @@ step, then replace it in the loggers).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import lightning as L
 import numpy as np
@@ -49,11 +51,15 @@ from ftir_unmixer.evaluation.diagnostics import ReconstructionSums
 from ftir_unmixer.evaluation.ground_truth import endmember_metrics
 from ftir_unmixer.io.results_file import LearningCurve
 from ftir_unmixer.models.module import FTIRUnmixerModule
-from ftir_unmixer.training.callbacks import ResultsWriter, unmix
+from ftir_unmixer.nuisance import orthogonal_projector
+from ftir_unmixer.training.callbacks import ResultsWriter
 from ftir_unmixer.training.results import input_endmembers
 
 WindowReader = Callable[[np.ndarray], torch.Tensor]
 """``(n, 2)`` centres → ``(n, B, w, w)`` preprocessed windows on the module's device."""
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+"""``(windows (n, B, h, w), picked pixels (n, h, w) bool)`` on the module's device."""
 
 SAMPLE_STREAM = 7
 """Mixed into the run's seed for the sample's draw, so it is not the draw of another sample."""
@@ -95,37 +101,47 @@ def window_reader(dm: FTIRDataModule, size: int, device: torch.device) -> Window
     return lambda centres: gatherer(torch.from_numpy(centres).to(device))
 
 
+def centre_batches(
+    windows: WindowReader, centres: np.ndarray, radius: int, batch_size: int = 256
+) -> Batches:
+    """Windows around ``centres``, ``batch_size`` at a time, each with its centre picked."""
+    for start in range(0, len(centres), batch_size):
+        batch = windows(centres[start : start + batch_size])
+        pick = torch.zeros(batch.shape[:1] + batch.shape[2:], dtype=torch.bool)
+        pick[:, radius, radius] = True
+        yield batch, pick.to(batch.device)
+
+
+def image_batches(dm: FTIRDataModule, device: torch.device) -> Batches:
+    """The whole preprocessed image as one window, its valid pixels picked."""
+    if dm.out_of_core:
+        cube = torch.from_numpy(dm.source.rows(0, dm.source.shape[0])).to(device)
+    else:
+        cube = dm.gatherer.cube_on(device)
+    yield cube.permute(2, 0, 1)[None], torch.from_numpy(dm.data.mask)[None].to(device)
+
+
 @torch.no_grad()
-def sample_scale(
-    module: FTIRUnmixerModule,
-    windows: WindowReader,
-    centres: np.ndarray,
-    radius: int,
-    batch_size: int = 256,
-) -> float:
-    """The reconstruction scale ``s`` over the centre pixels of windows, in eval mode.
+def reconstruction_scale(module: FTIRUnmixerModule, batches: Batches) -> float:
+    """The reconstruction scale ``s`` over picked pixels of windows, in eval mode.
+
+    As the results compute it (:meth:`~ftir_unmixer.models.module.FTIRUnmixerModule.unmix_cube`):
+    the least-squares ``s = ∑x̂²/∑x x̂`` (``ReconstructionSums.scale``) of the parts of the
+    spectra orthogonal to the model's nuisance subspace, if it has one.
 
     Args:
         module: the network.
-        windows: reads the windows at given centres.
-        centres: ``(n, 2)`` window centres.
-        radius: the centre's offset in its window.
-        batch_size: windows per forward pass.
-
-    Returns:
-        The least-squares scale (``ReconstructionSums.scale``) of the centre pixels and
-        their reconstructions.
+        batches: the windows and the pixels of each that enter the sums.
     """
+    project = orthogonal_projector(module.nuisance_basis)
     sums = ReconstructionSums()
     was_training = module.training
     module.eval()
-    for start in range(0, len(centres), batch_size):
-        x = windows(centres[start : start + batch_size])
-        reconstruction, _ = module(x)
-        sums.add(
-            x[:, :, radius, radius].cpu().numpy(),
-            reconstruction[:, :, radius, radius].cpu().numpy(),
-        )
+    for windows, pick in batches:
+        reconstruction, _ = module(windows)
+        x = windows.movedim(1, -1)[pick].cpu().numpy()
+        x_hat = reconstruction.movedim(1, -1)[pick].cpu().numpy()
+        sums.add(project(x), project(x_hat))
     module.train(was_training)
     return sums.scale
 
@@ -156,9 +172,7 @@ class GroundTruthCurve(L.Callback):
         self.sample_pixels = sample_pixels
         self.batch_size = batch_size
         self.points: list[dict] = []
-        self._scale_from: str | None = None
-        self._centres = np.zeros((0, 2), np.int64)
-        self._windows: WindowReader | None = None
+        self._batches: Callable[[], Batches] | None = None
 
     def state_dict(self) -> dict:
         """The points so far (stored in checkpoints)."""
@@ -223,35 +237,34 @@ class GroundTruthCurve(L.Callback):
         )
 
     def endmembers(self, dm: FTIRDataModule, pl_module: FTIRUnmixerModule) -> np.ndarray:
-        """The decoder's endmembers in the units of the input cube, as the results put them."""
-        model = pl_module.net.endmembers().detach().cpu().numpy()
+        """The decoder's endmembers in the units of the input cube, as the results put them.
+
+        ``model.refit`` is left out: it is applied once, to the final results.
+        """
+        model = pl_module.reported_endmembers(pl_module.net.endmembers().detach().cpu().numpy())
         return input_endmembers(dm, model, self.reconstruction_scale(dm, pl_module))
 
     def reconstruction_scale(self, dm: FTIRDataModule, pl_module: FTIRUnmixerModule) -> float:
         """``s`` of the current network, estimated as the module's description says."""
-        if self._scale_from is None:
-            self._plan_scale(dm, pl_module)
-        if self._scale_from == "none":
-            return 1.0
-        if self._scale_from == "image":
-            return unmix(dm, pl_module).scale
-        radius = pl_module.net.receptive_radius
-        return sample_scale(pl_module, self._windows, self._centres, radius, self.batch_size)
+        if self._batches is None:
+            self._batches = self._plan_scale(dm, pl_module)
+        return reconstruction_scale(pl_module, self._batches())
 
-    def _plan_scale(self, dm: FTIRDataModule, pl_module: FTIRUnmixerModule) -> None:
-        """Choose how ``s`` is estimated in this run: ``none``, ``image`` or ``sample``."""
+    def _plan_scale(
+        self, dm: FTIRDataModule, pl_module: FTIRUnmixerModule
+    ) -> Callable[[], Batches]:
+        """How ``s`` is estimated in this run: no pass, the whole image or the sample."""
         if not dm.normalizer.endmembers_to_input(np.zeros((dm.num_bands, 1))).any():
-            self._scale_from = "none"
-            return
+            return lambda: ()
         radius = pl_module.net.receptive_radius
         size = 2 * radius + 1
         height, width = dm.data.mask.shape
-        self._centres = sample_centres(dm.data.mask, radius, self.sample_pixels, dm.seed)
-        if height * width <= self.sample_pixels * size**2 or not len(self._centres):
-            self._scale_from = "image"
-            return
-        self._scale_from = "sample"
-        self._windows = window_reader(dm, size, pl_module.device)
+        centres = sample_centres(dm.data.mask, radius, self.sample_pixels, dm.seed)
+        device = pl_module.device
+        if height * width <= self.sample_pixels * size**2 or not len(centres):
+            return lambda: image_batches(dm, device)
+        windows = window_reader(dm, size, device)
+        return lambda: centre_batches(windows, centres, radius, self.batch_size)
 
     def curve(self, materials: list[str]) -> LearningCurve:
         """The points so far as a :class:`~ftir_unmixer.io.results_file.LearningCurve`."""
