@@ -272,28 +272,46 @@ def test_ground_truth_free_diagnostics_keys(truth):
 
 
 def test_endmember_log_volume_by_hand():
-    # 2×2: orthogonal columns of norms 3 and 4; ‖E‖_F = 5, Ẽ = E·√2/5, ẼᵀẼ = diag(18, 32)/25.
-    E = np.array([[3.0, 0.0], [0.0, 4.0]])
-    assert endmember_log_volume(E) == pytest.approx(0.5 * math.log((0.72 + 0.01) * (1.28 + 0.01)))
-    # 3×2: columns (1, 0, 0) and (1, 1, 0); ‖E‖_F² = 3, ẼᵀẼ = (2/3)·[[1, 1], [1, 2]].
-    E = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
-    det = (2 / 3 + 0.01) * (4 / 3 + 0.01) - (2 / 3) ** 2
-    assert endmember_log_volume(E) == pytest.approx(0.5 * math.log(det))
-    assert endmember_log_volume(E, delta=0.0) == pytest.approx(0.5 * math.log(8 / 9 - 4 / 9))
+    # Columns (1, 0) and (1, 1), 45° apart: the cosine matrix is [[1, c], [c, 1]], c = 1/√2.
+    E = np.array([[1.0, 1.0], [0.0, 1.0]])
+    assert endmember_log_volume(E) == pytest.approx(0.5 * math.log(1.01**2 - 0.5))
+    # 3×2: columns (2, 0, 0) and (1, 2, 2) of norms 2 and 3, cosine 2/6 = 1/3.
+    E = np.array([[2.0, 1.0], [0.0, 2.0], [0.0, 2.0]])
+    assert endmember_log_volume(E) == pytest.approx(0.5 * math.log(1.01**2 - 1 / 9))
+    # Without δ: ½ log(1 − cos²) = log sin θ.
+    assert endmember_log_volume(E, delta=0.0) == pytest.approx(math.log(math.sqrt(8 / 9)))
+    # Orthogonal columns of any lengths: the cosine matrix is I.
+    assert endmember_log_volume(np.diag([3.0, 0.2])) == pytest.approx(math.log(1.01))
+
+
+def test_endmember_log_volume_is_the_volume_prior():
+    import torch
+
+    from ftir_unmixer.models.priors import log_volume
+
+    E = np.random.default_rng(1).uniform(0.0, 1.0, (50, 5))
+    for delta in (0.01, 0.3):
+        prior = log_volume(torch.from_numpy(E), delta).item()
+        assert endmember_log_volume(E, delta) == pytest.approx(prior, rel=1e-12)
 
 
 def test_endmember_log_volume_invariances_and_bounds():
     rng = np.random.default_rng(0)
     E = rng.uniform(0.0, 1.0, (30, 4))
     v = endmember_log_volume(E)
-    assert endmember_log_volume(7.5 * E) == pytest.approx(v)  # global scale does not count
+    assert endmember_log_volume(7.5 * E) == pytest.approx(v)  # the scale does not count,
+    assert endmember_log_volume(E * [1.0, 0.1, 3.0, 0.2]) == pytest.approx(v)  # per column too
     assert endmember_log_volume(E[:, [2, 0, 3, 1]]) == pytest.approx(v)  # nor the order
-    assert endmember_log_volume(E * [1.0, 1.0, 1.0, 0.2]) < v  # shrinking one column does
-    # Bounds: all columns parallel (rank one) and orthogonal columns of equal norm.
+    closer = E.copy()
+    closer[:, 3] = 0.5 * (E[:, 3] + E[:, 0])  # one endmember moved towards another
+    assert endmember_log_volume(closer) < v
+    # Bounds: all columns parallel (rank one) and mutually orthogonal columns.
     parallel = np.outer(E[:, 0], [1.0, 2.0, 0.5, 3.0])
     lowest = 0.5 * (math.log(4 + 0.01) + 3 * math.log(0.01))
     assert endmember_log_volume(parallel) == pytest.approx(lowest)
-    assert endmember_log_volume(np.eye(30)[:, :4] * 5.0) == pytest.approx(2 * math.log(1.01))
+    assert endmember_log_volume(np.eye(30)[:, :4] * [5.0, 1.0, 2.0, 9.0]) == pytest.approx(
+        2 * math.log(1.01)
+    )
     assert lowest < v < 2 * math.log(1.01)
 
 

@@ -96,32 +96,30 @@ def endmember_log_volume(E: ArrayLike, delta: float = DEFAULT_VOLUME_DELTA) -> f
     .. math::
         V(\mathbf E) = \tfrac12 \log\det\big(\tilde{\mathbf E}^\top \tilde{\mathbf E}
         + \delta \mathbf I_K\big), \qquad
-        \tilde{\mathbf E} = \mathbf E\,\frac{\sqrt K}{\lVert \mathbf E \rVert_F}
+        \tilde{\mathbf e}_k = \mathbf e_k / \lVert \mathbf e_k \rVert
 
-    :math:`\tilde{\mathbf E}` has a mean squared column norm of 1, so multiplying every
-    endmember by the same factor leaves :math:`V` unchanged (the network's decoder has an
-    arbitrary overall scale); only the shapes and the relative sizes of the endmembers count.
-    :math:`\det(\tilde{\mathbf E}^\top\tilde{\mathbf E})` is the squared volume of the
-    parallelotope the endmembers span, so :math:`V` falls as endmembers become alike, and
-    :math:`\delta` keeps it finite when they are collinear. Since
-    :math:`\operatorname{tr}(\tilde{\mathbf E}^\top\tilde{\mathbf E}) = K`, :math:`V` lies
-    between :math:`\tfrac12[\log(K+\delta) + (K-1)\log\delta]` (all endmembers parallel)
-    and :math:`\tfrac K2 \log(1+\delta)` (orthogonal endmembers of equal norm). The
-    function is the reference definition for minimum-volume penalties, which should
-    compute the same quantity; here it is evaluated in float64.
+    Every endmember is scaled to unit length, so :math:`V` depends only on the angles
+    between them: :math:`\tilde{\mathbf E}^\top\tilde{\mathbf E}` is the matrix of their
+    cosines, and rescaling any endmember (the angle loss leaves each one's length free)
+    leaves :math:`V` unchanged. :math:`\det(\tilde{\mathbf E}^\top\tilde{\mathbf E})` is the
+    squared volume of the parallelotope the unit endmembers span, so :math:`V` falls as
+    endmembers become alike, and :math:`\delta` keeps it finite when they are collinear.
+    :math:`V` lies between :math:`\tfrac12[\log(K+\delta) + (K-1)\log\delta]` (all endmembers
+    parallel) and :math:`\tfrac K2 \log(1+\delta)` (mutually orthogonal, Hadamard's
+    inequality). The function is the reference definition for minimum-volume penalties
+    (:func:`ftir_unmixer.models.priors.log_volume` computes the same in torch); here it is
+    evaluated in float64. An all-zero endmember stays zero (its norm is floored at 1e-12).
 
     Args:
         E: ``(B, K)`` endmembers.
         delta: :math:`\delta`.
 
     Returns:
-        :math:`V` (−inf for all-zero endmembers with ``delta = 0``).
+        :math:`V`.
     """
     e = np.asarray(E, dtype=np.float64)
-    num = e.shape[1]
-    norm = np.linalg.norm(e)
-    scaled = e * (np.sqrt(num) / norm) if norm > 0 else e
-    _, logdet = np.linalg.slogdet(scaled.T @ scaled + delta * np.eye(num))
+    unit = e / np.maximum(np.linalg.norm(e, axis=0), 1e-12)
+    _, logdet = np.linalg.slogdet(unit.T @ unit + delta * np.eye(e.shape[1]))
     return float(0.5 * logdet)
 
 
