@@ -18,7 +18,7 @@ from ftir_unmixer.nuisance import (
     polynomial_basis,
     remove_nuisance,
 )
-from ftir_unmixer.refit import refit_abundances, refit_endmembers
+from ftir_unmixer.refit import fit_scales, refit_abundances, refit_endmembers
 
 # ---------------------------------------------------------------- priors (models/priors.py)
 
@@ -165,6 +165,35 @@ def test_refits_recover_abundances_scales_nuisance_and_endmembers_exactly():
     np.testing.assert_allclose(refit_endmembers(x, fit), e, atol=1e-7)
 
 
+def test_fit_scales_keeps_the_abundances_and_recovers_scales_and_nuisance():
+    rng = np.random.default_rng(3)
+    e = rng.uniform(0, 1, (30, 3))
+    a = rng.dirichlet([1, 1, 1], 40)
+    g = rng.uniform(0.5, 1.0, 40)
+    n = polynomial_basis(30, 0)
+    beta = rng.normal(0, 0.1, (40, 1))
+    x = g[:, None] * (a @ e.T) + beta @ n.T
+    fit = fit_scales(x, e, a, rng.uniform(0.5, 1.0, 30), n)
+    np.testing.assert_array_equal(fit.abundances, a)
+    np.testing.assert_allclose(fit.scales, g, atol=1e-9)
+    np.testing.assert_allclose(fit.nuisance, beta @ n.T, atol=1e-9)
+
+
+def test_decoder_refit_puts_the_least_squares_endmembers_of_the_encoder_maps():
+    module = _module(patch_size=1, decoder_update="refit").eval()
+    cube = torch.rand(6, 7, 20)
+    mask = np.ones((6, 7), dtype=bool)
+    mask[0, 0] = False
+    before = module.unmix_cube(cube, mask)
+    pixels = cube.numpy()[mask]
+    fit = fit_scales(pixels, before.endmembers, before.abundances[mask])
+    expected = refit_endmembers(pixels, fit)
+    module.refit_decoder(cube, mask)
+    np.testing.assert_allclose(module.net.endmembers().detach().numpy(), expected, atol=1e-5)
+    with pytest.raises(FTIRUnmixerError, match="model.decoder_update=refit needs the cube"):
+        module.refit_decoder(np.zeros((6, 7, 20)), mask)
+
+
 # --------------------------------------------------- archetypal decoder (archetypal_decoder)
 
 
@@ -279,6 +308,8 @@ def test_nuisance_components_are_removed_from_the_reported_endmembers():
         ({"baseline_degree": 7}, "baseline_degree"),
         ({"atmosphere_components": -1}, "atmosphere_components"),
         ({"refit": "pca"}, "refit"),
+        ({"decoder_update": "sgd"}, "decoder_update"),
+        ({"decoder": "archetypal", "decoder_update": "refit"}, "decoder_update"),
     ],
 )
 def test_impossible_levers_name_their_key(kwargs: dict, key: str):

@@ -23,7 +23,7 @@ from ftir_unmixer.models.initialisation import check_initialisation, initial_end
 from ftir_unmixer.models.patch_kernels import decoded_angles, fuses
 from ftir_unmixer.models.priors import abundance_entropy, log_volume, loss_space
 from ftir_unmixer.nuisance import NuisanceBasis, orthogonal_projector, remove_nuisance
-from ftir_unmixer.refit import REFITS, refit_abundances, refit_endmembers
+from ftir_unmixer.refit import REFITS, fit_scales, refit_abundances, refit_endmembers
 from ftir_unmixer.unmixing import CubeUnmixing, check_num_endmembers
 
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -32,6 +32,8 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 """Values of ``model.compile_mode`` (the modes of ``torch.compile``)."""
 LR_SCHEDULES = ("constant", "plateau", "cosine")
 """Values of ``model.lr_schedule``."""
+DECODER_UPDATES = ("gradient", "refit")
+"""Values of ``model.decoder_update``."""
 EPOCH_LOSS = "train/loss_epoch"
 """The epoch's mean loss, logged in :meth:`FTIRUnmixerModule.on_train_epoch_end`."""
 
@@ -62,6 +64,7 @@ def check_levers(
     baseline_degree: int,
     atmosphere_components: int,
     refit: str,
+    decoder_update: str,
 ) -> None:
     """Refuse impossible settings of the levers beyond the paper, naming the key.
 
@@ -85,6 +88,13 @@ def check_levers(
         ),
         ("atmosphere_components", atmosphere_components >= 0, "≥ 0 (0: none, the paper)"),
         ("refit", refit in REFITS, f"one of {list(REFITS)}"),
+        ("decoder_update", decoder_update in DECODER_UPDATES, f"one of {list(DECODER_UPDATES)}"),
+        (
+            "decoder_update",
+            decoder_update == "gradient" or decoder == "free",
+            "gradient with model.decoder=archetypal (its endmembers are convex combinations "
+            "of pixels, which a least-squares refit would leave)",
+        ),
     ]
     for key, ok, requirement in rules:
         if not ok:
@@ -151,6 +161,7 @@ class FTIRUnmixerModule(L.LightningModule):
         baseline_degree: int = -1,
         atmosphere_components: int = 0,
         refit: str = "none",
+        decoder_update: str = "gradient",
         channels_last: bool = True,
         compile: bool = False,
         compile_mode: str = "default",
@@ -196,6 +207,7 @@ class FTIRUnmixerModule(L.LightningModule):
             baseline_degree=baseline_degree,
             atmosphere_components=atmosphere_components,
             refit=refit,
+            decoder_update=decoder_update,
         )
         self.save_hyperparameters(ignore=["band_weights"])
         self.net = UnmixingAutoencoder(
@@ -369,6 +381,42 @@ class FTIRUnmixerModule(L.LightningModule):
         self.log("train/lr", float(self.optimizers().param_groups[0]["lr"]))
         if self.hparams.volume_weight:
             self.log("train/log_volume", self.log_volume().detach().float())
+        if self.hparams.decoder_update == "refit":
+            dm = self.trainer.datamodule
+            self.refit_decoder(dm.source, dm.data.mask, dm.inference_block_rows)
+
+    @torch.no_grad()
+    def refit_decoder(
+        self, cube: torch.Tensor | RowSource, mask: np.ndarray, block_rows: int | None = None
+    ) -> None:
+        """``model.decoder_update=refit``: refit the decoder's endmembers to the encoder's maps.
+
+        The endmembers that best explain the cube given the maps
+        (:func:`~ftir_unmixer.refit.fit_scales`, then
+        :func:`~ftir_unmixer.refit.refit_endmembers`), without their nuisance components,
+        replace Eq. 5's.
+
+        Args:
+            cube: the preprocessed cube (in memory).
+            mask: ``(H, W)`` valid pixels.
+            block_rows: rows per block of the pass over the cube.
+
+        Raises:
+            FTIRUnmixerError: for a cube left on disk.
+        """
+        if not isinstance(cube, torch.Tensor):
+            raise FTIRUnmixerError(
+                "model.decoder_update=refit needs the cube in memory; set "
+                "data.out_of_core=false or model.decoder_update=gradient."
+            )
+        unmixed = self.unmix_cube(cube, mask, block_rows, refit=False)
+        pixels = cube.cpu().numpy()[mask]
+        weights = self.loss.weights.cpu().numpy() if self.loss.weights is not None else None
+        basis = self.nuisance_basis
+        columns = None if basis is None else basis.matrix
+        fit = fit_scales(pixels, unmixed.endmembers, unmixed.abundances[mask], weights, columns)
+        endmembers = self.reported_endmembers(refit_endmembers(pixels, fit))
+        self.net.decoder.set_endmembers(torch.from_numpy(endmembers.astype(np.float32)))
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         """Adam with the configured learning rate and, unless ``constant``, its schedule.
@@ -417,6 +465,7 @@ class FTIRUnmixerModule(L.LightningModule):
         cube: torch.Tensor | RowSource,
         mask: np.ndarray | None = None,
         block_rows: int | None = None,
+        refit: bool = True,
     ) -> CubeUnmixing:
         """Run the whole ``(H, W, B)`` cube through the network once, in eval mode.
 
@@ -438,13 +487,14 @@ class FTIRUnmixerModule(L.LightningModule):
             mask: ``(H, W)`` valid pixels, over which the reconstruction is summarised.
             block_rows: rows per block; None: the whole cube for a tensor, blocks of about
                 128 MB for a row source.
+            refit: apply ``model.refit`` (False: the network's own outputs).
 
         Raises:
             FTIRUnmixerError: for blocks with ``circular`` padding, which wraps each block
                 onto itself rather than the image, and for a refit of a cube left on disk.
         """
         height, width, bands = cube.shape
-        refit = self.hparams.refit
+        refit = self.hparams.refit if refit else "none"
         if refit != "none" and not isinstance(cube, torch.Tensor):
             raise FTIRUnmixerError(
                 f"model.refit={refit} needs the cube in memory; set data.out_of_core=false or "
