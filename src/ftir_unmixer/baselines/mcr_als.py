@@ -30,14 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 from ftir_unmixer.baselines.base import BaseUnmixer
-from ftir_unmixer.baselines.nmf import NMFUnmixer
-from ftir_unmixer.baselines.vca_fcls import vca
+from ftir_unmixer.baselines.starts import check_start, start_endmembers
 from ftir_unmixer.errors import FTIRUnmixerError
 
-__all__ = ["INITIALISATIONS", "MCRALSUnmixer"]
-
-INITIALISATIONS = ("vca", "nmf")
-"""Accepted values of ``init``."""
+__all__ = ["MCRALSUnmixer"]
 
 
 class MCRALSUnmixer(BaseUnmixer):
@@ -77,10 +73,7 @@ class MCRALSUnmixer(BaseUnmixer):
         self.init = init
 
     def _unmix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.init not in INITIALISATIONS:
-            raise FTIRUnmixerError(
-                f"MCR-ALS init must be one of {', '.join(INITIALISATIONS)}, got {self.init!r}."
-            )
+        check_start(self.init, "MCR-ALS")
         try:
             from pymcr.constraints import ConstraintNonneg, ConstraintNorm, ConstraintReplaceZeros
             from pymcr.mcr import McrAR
@@ -90,11 +83,7 @@ class MCRALSUnmixer(BaseUnmixer):
                 "the MCR-ALS baseline needs pyMCR; install it with "
                 '`pip install -e ".[baselines]"` (or `pip install pymcr`).'
             ) from None
-        if self.init == "vca":
-            initial, _ = vca(X, self.num_endmembers, self.seed)
-        else:
-            initial = NMFUnmixer(self.num_endmembers, self.seed).fit(X).endmembers_
-        self.initial_endmembers_ = np.clip(initial, 0.0, None)
+        self.initial_endmembers_ = start_endmembers(X, self.num_endmembers, self.seed, self.init)
         mcr = McrAR(
             c_regr=OLS(),
             st_regr=OLS(),
