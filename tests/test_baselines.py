@@ -9,8 +9,10 @@ from itertools import combinations
 import numpy as np
 import pytest
 
+from ftir_unmixer.baselines.archetypal import ArchetypalUnmixer
 from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.baselines.mcr_als import MCRALSUnmixer
+from ftir_unmixer.baselines.minvol_nmf import MinVolNMFUnmixer
 from ftir_unmixer.baselines.nmf import NMFUnmixer, to_abundances
 from ftir_unmixer.baselines.vca_fcls import VCAFCLSUnmixer, estimate_snr_db, fcls, vca
 from ftir_unmixer.errors import FTIRUnmixerError
@@ -50,6 +52,8 @@ BASELINES = [
     VCAFCLSUnmixer(K, seed=0),
     pytest.param(MCRALSUnmixer(K, seed=0), marks=needs_pymcr),
     pytest.param(MCRALSUnmixer(K, seed=0, init="nmf"), marks=needs_pymcr),
+    ArchetypalUnmixer(K, seed=0),
+    MinVolNMFUnmixer(K, seed=0),
 ]
 
 
@@ -73,9 +77,16 @@ def test_baseline_recovers_easy_mixture(model: BaseUnmixer, mixture):
     np.testing.assert_allclose(model.reconstruction_, model.abundances_ @ model.endmembers_.T)
 
 
-@pytest.mark.parametrize(
-    "cls", [NMFUnmixer, VCAFCLSUnmixer, pytest.param(MCRALSUnmixer, marks=needs_pymcr)]
-)
+SEEDED = [
+    NMFUnmixer,
+    VCAFCLSUnmixer,
+    pytest.param(MCRALSUnmixer, marks=needs_pymcr),
+    ArchetypalUnmixer,
+    MinVolNMFUnmixer,
+]
+
+
+@pytest.mark.parametrize("cls", SEEDED)
 def test_baselines_are_seeded(cls, mixture):
     X, _, _ = mixture
     noisy = X + np.random.default_rng(0).normal(0, 0.01, X.shape)
@@ -85,9 +96,7 @@ def test_baselines_are_seeded(cls, mixture):
     np.testing.assert_array_equal(first.abundances_, second.abundances_)
 
 
-@pytest.mark.parametrize(
-    "cls", [NMFUnmixer, VCAFCLSUnmixer, pytest.param(MCRALSUnmixer, marks=needs_pymcr)]
-)
+@pytest.mark.parametrize("cls", SEEDED)
 def test_slightly_negative_data_are_handled(cls, mixture):
     X, E, _ = mixture
     shifted = X - 0.01  # baseline offset: zero-absorbance bands become negative

@@ -148,7 +148,7 @@ def test_results_h5_is_plain_hdf5(compose_train, tmp_path):
 BASELINE_RUN = [o for o in TINY_RUN if not o.startswith("model.hidden_channels")]
 
 
-@pytest.mark.parametrize("baseline", ["nmf", "vca_fcls", "mcr_als"])
+@pytest.mark.parametrize("baseline", ["nmf", "vca_fcls", "mcr_als", "archetypal", "minvol_nmf"])
 def test_baselines_run_through_the_same_pipeline(compose_train, tmp_path, baseline):
     cfg = compose_train([*BASELINE_RUN, f"model={baseline}", "model.num_endmembers=4"])
     metrics = run(cfg)
