@@ -185,7 +185,7 @@ def test_reconstruction_scale_recovers_a_known_factor():
     assert ReconstructionSums.of(x, 7.0 * x).scale == pytest.approx(7.0, rel=1e-9)
 
 
-@pytest.mark.parametrize("method", ["vca", "nmf"])
+@pytest.mark.parametrize("method", ["vca", "nmf", "archetypal", "minvol_nmf"])
 def test_initialisation_puts_classical_endmembers_into_the_decoder(method):
     from ftir_unmixer.models.initialisation import initial_endmembers
 

@@ -1,20 +1,31 @@
 """Decoder initialisation from a classical method's endmembers (``model.init_endmembers``).
 
 The authors initialise the decoder's unconstrained tensor U at random (Xavier-uniform).
-Starting instead from VCA or NMF endmembers, spread evenly over the kernel so that Eq. 5
-returns them before training (:meth:`PositiveDecoder.set_endmembers`), puts the network
-near a sensible solution from the first step.
+Starting instead from the endmembers of a classical method (VCA, NMF, archetypal analysis or
+min-vol NMF with their default settings), spread evenly over the kernel so that Eq. 5 returns
+them before training (:meth:`PositiveDecoder.set_endmembers`), puts the network near a
+sensible solution from the first step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ftir_unmixer.baselines.archetypal import ArchetypalUnmixer
+from ftir_unmixer.baselines.base import BaseUnmixer
+from ftir_unmixer.baselines.minvol_nmf import MinVolNMFUnmixer
 from ftir_unmixer.baselines.nmf import NMFUnmixer
 from ftir_unmixer.baselines.vca_fcls import vca
 from ftir_unmixer.errors import FTIRUnmixerError
 
-INITIALISATIONS = ("random", "vca", "nmf")
+FACTORISATIONS: dict[str, type[BaseUnmixer]] = {
+    "nmf": NMFUnmixer,
+    "archetypal": ArchetypalUnmixer,
+    "minvol_nmf": MinVolNMFUnmixer,
+}
+"""The starts fitted by a baseline (``vca`` takes the VCA pixels without FCLS)."""
+
+INITIALISATIONS = ("random", "vca", *FACTORISATIONS)
 
 
 def check_initialisation(method: str) -> None:
@@ -35,7 +46,8 @@ def initial_endmembers(
     """Endmembers to start the decoder from, in the space of ``pixels`` (the model's).
 
     Args:
-        method: ``random`` (the authors' Xavier-uniform U: returns None), ``vca`` or ``nmf``.
+        method: ``random`` (the authors' Xavier-uniform U: returns None), ``vca``, ``nmf``,
+            ``archetypal`` or ``minvol_nmf``.
         pixels: ``(N, B)`` valid pixels of the preprocessed cube.
         num_endmembers: K.
         seed: the run's seed.
@@ -52,5 +64,5 @@ def initial_endmembers(
     if method == "vca":
         endmembers, _ = vca(pixels, num_endmembers, seed=seed)
     else:
-        endmembers = NMFUnmixer(num_endmembers, seed=seed).fit(pixels).endmembers_
+        endmembers = FACTORISATIONS[method](num_endmembers, seed=seed).fit(pixels).endmembers_
     return np.clip(endmembers, 0.0, None).astype(np.float32)
