@@ -45,11 +45,13 @@ def mean_angle(E_est: np.ndarray, E: np.ndarray) -> float:
     return float(match_endmembers(E_est, E).angles_deg.mean())
 
 
-def test_minvol_beats_vca_on_a_highly_mixed_scene(highly_mixed):
+@pytest.mark.parametrize("sum_to_one", ["at_most", "equal"])  # the default first
+def test_minvol_beats_vca_on_a_highly_mixed_scene(highly_mixed, sum_to_one):
     X, E, A = highly_mixed
     assert A.max() <= MAX_ABUNDANCE and (A > 0).sum(axis=1).min() >= 2
     vca_angle = mean_angle(VCAFCLSUnmixer(3, seed=0).fit(X).endmembers_, E)
-    minvol_angle = mean_angle(MinVolNMFUnmixer(3, seed=0).fit(X).endmembers_, E)
+    minvol = MinVolNMFUnmixer(3, seed=0, sum_to_one=sum_to_one)
+    minvol_angle = mean_angle(minvol.fit(X).endmembers_, E)
     assert vca_angle > 5.0  # VCA's pixels are mixtures: the scene is hard for it
     assert minvol_angle <= 0.6 * vca_angle
 
@@ -57,7 +59,8 @@ def test_minvol_beats_vca_on_a_highly_mixed_scene(highly_mixed):
 def test_volume_shrinks_as_its_weight_grows(highly_mixed):
     X, _, _ = highly_mixed
     fits = [
-        MinVolNMFUnmixer(3, seed=0, volume_weight=w, max_iter=300).fit(X) for w in (0.0, 1e-3, 1e-2)
+        MinVolNMFUnmixer(3, seed=0, volume_weight=w, sum_to_one="equal", max_iter=300).fit(X)
+        for w in (0.0, 1e-3, 1e-2)
     ]
     volumes = [fit.log_volume_ for fit in fits]
     assert volumes[0] > volumes[1] > volumes[2]
@@ -97,7 +100,7 @@ def test_at_most_estimates_a_contact_gain_below_one(highly_mixed):
 def test_zero_volume_weight_is_alternating_nmf_with_simplex_abundances(highly_mixed):
     """At λ = 0 the result is a fixed point of exact alternating NNLS / FCLS on X_r."""
     X, _, _ = highly_mixed
-    fit = MinVolNMFUnmixer(3, seed=0, volume_weight=0.0).fit(X)
+    fit = MinVolNMFUnmixer(3, seed=0, volume_weight=0.0, sum_to_one="equal").fit(X)
     subspace = PrincipalSubspace.of(X, 9)
     X_r = subspace.mean + subspace.scores @ subspace.basis.T
     A, E = fit.abundances_, fit.endmembers_

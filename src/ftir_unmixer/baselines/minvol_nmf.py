@@ -127,10 +127,10 @@ class MinVolNMFUnmixer(BaseUnmixer):
         seed: int | None = 0,
         volume_weight: float = 1e-3,
         delta: float = 0.1,
-        sum_to_one: str = "equal",
+        sum_to_one: str = "at_most",
         init: str = "vca",
         n_components: int | None = None,
-        max_iter: int = 1000,
+        max_iter: int = 3000,
         tol: float = 1e-9,
         inner_iter: int = 5,
     ):
