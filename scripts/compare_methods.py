@@ -15,6 +15,8 @@ with the chosen seed and the range of the mean matched angle over the seeds.
     python scripts/compare_methods.py --study benchmark --epochs 10 --out docs/benchmark
     python scripts/compare_methods.py --study quality --epochs 10 --out docs/quality
     python scripts/compare_methods.py --study levers --epochs 10 --out docs/levers
+    python scripts/compare_methods.py --study geometric --out outputs/geometric --threads 1 \
+        --set synthetic.num_tiles=2 data.normalization=none
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ BASELINES = {
     "NMF": ["model=nmf"],
     "MCR-ALS": ["model=mcr_als"],
     "VCA + FCLS": ["model=vca_fcls"],
+    "archetypal": ["model=archetypal"],
+    "min-vol NMF": ["model=minvol_nmf"],
 }
 
 VCA_START = ["experiment=paper", "model.init_endmembers=vca"]
@@ -99,6 +103,28 @@ STUDIES = {
             },
         },
     },
+    # Issue 11: the settings of the geometric baselines next to NMF and VCA + FCLS.
+    "geometric": {
+        "scenes": ["bundled"],
+        "methods": {
+            "NMF": BASELINES["NMF"],
+            "VCA + FCLS": BASELINES["VCA + FCLS"],
+            **{
+                f"archetypal, δ={delta}": ["model=archetypal", f"model.relaxation={delta}"]
+                for delta in (0.0, 0.2, 0.5)
+            },
+            **{
+                f"min-vol NMF, {init} start, λ̃={weight}": [
+                    "model=minvol_nmf",
+                    f"model.init={init}",
+                    f"model.volume_weight={weight}",
+                ]
+                for init, weights in (("vca", (0.0, 1e-4, 1e-3, 1e-2)), ("nmf", (0.0, 1e-3)))
+                for weight in weights
+            },
+            "min-vol NMF, Σa ≤ 1, λ̃=0.001": ["model=minvol_nmf", "model.sum_to_one=at_most"],
+        },
+    },
     # Issue 7: training schedule, restarts and single hyperparameters around the VCA start
     # (the paper's configuration with model.init_endmembers=vca).
     "levers": {
@@ -150,7 +176,16 @@ RESTART_COLUMNS = {
 """Extra columns of a study with a restart method (``–`` for the other methods)."""
 
 
-SPELLED = {"α": "alpha", "τ": "tau", "×": "x", "γ": "gamma"}
+SPELLED = {
+    "α": "alpha",
+    "τ": "tau",
+    "×": "x",
+    "γ": "gamma",
+    "δ": "delta",
+    "λ": "lambda",
+    "Σ": "sum",
+    "≤": "le",
+}
 """Letters of method labels spelled out in directory names (Hydra's override grammar takes
 ASCII only)."""
 
