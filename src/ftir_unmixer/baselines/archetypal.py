@@ -34,11 +34,7 @@ it restarts from the VCA pixels of seeds ``seed + 1, …`` and keeps the lowest 
 abundances returned are the FCLS abundances of the archetypes in band space (the same FCLS
 as VCA + FCLS).
 
-Why not the ``archetypes`` package (0.12.2): its projected-gradient solver forms the N × N
-matrix :math:`\mathbf X \mathbf X^\top` (0.5 GB at 8192 pixels, 3.4 GB at 20 480) and took
-128 s of CPU for 300 iterations on the 8192-pixel bundled scene without converging (its
-residual 461.6 against 456.4 here in 15 s), its NNLS solver 17 s per iteration; it has no
-relaxation, and it depends on matplotlib, networkx, opt_einsum and pykronecker.
+Why not the ``archetypes`` package (0.12.2): docs/method.md, "Classical baselines".
 """
 
 from __future__ import annotations
