@@ -65,23 +65,14 @@ from ftir_unmixer.baselines.geometry import (
 )
 from ftir_unmixer.baselines.starts import check_start, start_endmembers
 from ftir_unmixer.errors import FTIRUnmixerError
+from ftir_unmixer.evaluation.diagnostics import endmember_log_volume
 
-__all__ = ["SUM_TO_ONE", "MinVolNMFUnmixer", "log_volume", "unit_columns"]
+__all__ = ["SUM_TO_ONE", "MinVolNMFUnmixer", "unit_columns"]
 
 SUM_TO_ONE = ("equal", "at_most")
 """Accepted values of ``sum_to_one``."""
 
 MAX_STEP_HALVINGS = 5
-
-
-def log_volume(E: np.ndarray, delta: float) -> float:
-    r"""The scale-free log-volume of the endmembers.
-
-    :math:`\log\det(\tilde{\mathbf E}^\top\tilde{\mathbf E} + \delta\mathbf I)` with
-    :math:`\tilde{\mathbf E}` the columns of ``E`` scaled to unit norm.
-    """
-    unit, _ = unit_columns(E)
-    return float(np.linalg.slogdet(unit.T @ unit + delta * np.eye(E.shape[1]))[1])
 
 
 def unit_columns(E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +89,7 @@ class MinVolNMFUnmixer(BaseUnmixer):
         num_endmembers: K.
         seed: seed of the start (VCA directions or NMF ``random_state``).
         volume_weight: λ̃ ≥ 0, the volume weight relative to the data's scale (module docstring).
-        delta: δ > 0 in log det(ẼᵀẼ + δI), relative to endmembers of unit mean squared norm.
+        volume_delta: δ > 0 in log det(ẼᵀẼ + δI) (Ẽ: the endmembers scaled to unit length).
         sum_to_one: ``equal`` (rows of A on the simplex) or ``at_most`` (Σ a ≤ 1).
         init: starting endmembers, ``vca`` or ``nmf``.
         n_components: principal components the fit works on; None: 3K.
@@ -115,7 +106,9 @@ class MinVolNMFUnmixer(BaseUnmixer):
             ``equal``; with ``at_most`` an estimate of each pixel's contact gain).
         initial_endmembers_: ``(B, K)`` the start.
         lambda_: the absolute weight λ.
-        log_volume_: log det(ẼᵀẼ + δI) of the result.
+        log_volume_: V(E) = ½ log det(ẼᵀẼ + δI) of the result
+            (:func:`~ftir_unmixer.evaluation.diagnostics.endmember_log_volume` with
+            δ = ``volume_delta``).
         n_iter_: alternations run.
     """
 
@@ -126,7 +119,7 @@ class MinVolNMFUnmixer(BaseUnmixer):
         num_endmembers: int = 10,
         seed: int | None = 0,
         volume_weight: float = 1e-3,
-        delta: float = 0.1,
+        volume_delta: float = 0.1,
         sum_to_one: str = "at_most",
         init: str = "vca",
         n_components: int | None = None,
@@ -137,7 +130,7 @@ class MinVolNMFUnmixer(BaseUnmixer):
         self.num_endmembers = num_endmembers
         self.seed = seed
         self.volume_weight = volume_weight
-        self.delta = delta
+        self.volume_delta = volume_delta
         self.sum_to_one = sum_to_one
         self.init = init
         self.n_components = n_components
@@ -155,8 +148,8 @@ class MinVolNMFUnmixer(BaseUnmixer):
             raise FTIRUnmixerError(
                 f"model.volume_weight must be ≥ 0 (0: plain NMF), got {self.volume_weight}."
             )
-        if not self.delta > 0:
-            raise FTIRUnmixerError(f"model.delta must be > 0, got {self.delta}.")
+        if not self.volume_delta > 0:
+            raise FTIRUnmixerError(f"model.volume_delta must be > 0, got {self.volume_delta}.")
 
     def _unmix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._check_params()
@@ -183,7 +176,7 @@ class MinVolNMFUnmixer(BaseUnmixer):
                     break
                 previous = objective
         self.n_iter_ = iteration
-        self.log_volume_ = log_volume(E, self.delta)
+        self.log_volume_ = endmember_log_volume(E, self.volume_delta)
         self.gains_ = A.sum(axis=1)
         return E, sum_to_one(A)
 
@@ -198,7 +191,7 @@ class MinVolNMFUnmixer(BaseUnmixer):
         weight = self.lambda_
         gram_a = A.T @ A
         unit, norms = unit_columns(E)
-        tangent = np.linalg.inv(unit.T @ unit + self.delta * np.eye(self.num_endmembers))
+        tangent = np.linalg.inv(unit.T @ unit + self.volume_delta * np.eye(self.num_endmembers))
 
         def gradient(e: np.ndarray) -> np.ndarray:
             grad = e @ gram_a - data_a
@@ -210,7 +203,7 @@ class MinVolNMFUnmixer(BaseUnmixer):
 
         def objective(e: np.ndarray) -> float:
             fit = energy - 2.0 * np.sum(data_a * e) + np.sum(gram_a * (e.T @ e))
-            return 0.5 * (fit + weight * log_volume(e, self.delta))
+            return 0.5 * fit + weight * endmember_log_volume(e, self.volume_delta)
 
         lipschitz = (
             np.linalg.norm(gram_a, 2) + weight * np.linalg.norm(tangent, 2) / min(norms) ** 2
