@@ -1,33 +1,15 @@
-"""Learning-rate schedules, early stopping on a loss plateau, and the compare-methods studies."""
-
-import importlib.util
-from pathlib import Path
+"""Learning-rate schedules and early stopping on a loss plateau."""
 
 import pytest
 import torch
-import yaml
-from hydra.utils import get_class, instantiate
-from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from conftest import TINY_RUN, quiet_trainer
-from ftir_unmixer.baselines.base import BaseUnmixer
 from ftir_unmixer.errors import FTIRUnmixerError
 from ftir_unmixer.models.module import FTIRUnmixerModule, cosine_factor
 from ftir_unmixer.training.pipeline import run
 
 B, K, P = 12, 3, 3
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_methods.py"
-
-
-def _load_compare_methods():
-    spec = importlib.util.spec_from_file_location("compare_methods", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-compare_methods = _load_compare_methods()
 
 
 def _fit(max_epochs, **hparams):
@@ -125,63 +107,3 @@ def test_early_stopping_stops_a_plateaued_run(compose_train, tmp_path):
     # Saved before the scheduler's step of the last epoch: it has seen epoch 0's loss.
     assert last["lr_schedulers"][0]["best"] < 1.0
     assert (tmp_path / "run" / "results.h5").is_file()
-
-
-def test_restart_reports_the_seed_with_the_lowest_criterion():
-    method = {"overrides": [], "seeds": [0, 1, 2], "select": "diag/x"}
-    runs = [
-        {"diag/x": 2.0, "gt/mean_angle_deg": 30.0},
-        {"diag/x": 1.0, "gt/mean_angle_deg": 35.0},
-        {},
-    ]
-    row = compare_methods.select_restart(method, runs)
-    assert row["chosen_seed"] == 1 and row["gt/mean_angle_deg"] == 35.0
-    assert row["seed_angle_range_deg"] == "30.00–35.00"
-    assert [name for name, _ in compare_methods.method_jobs("a b", method)] == [
-        "a_b_s0",
-        "a_b_s1",
-        "a_b_s2",
-    ]
-
-
-def _set_values(overrides):
-    """``key → value`` of the overrides that set a value (not those choosing a config)."""
-    pairs = dict(o.split("=", 1) for o in overrides)
-    return {k: yaml.safe_load(v) for k, v in pairs.items() if "." in k or k == "seed"}
-
-
-@pytest.mark.parametrize("study", sorted(compare_methods.STUDIES))
-def test_every_study_job_composes_and_instantiates(compose_train, study):
-    spec = compare_methods.STUDIES[study]
-    for scene in spec["scenes"]:
-        for label, method in spec["methods"].items():
-            for _, overrides in compare_methods.method_jobs(label, method):
-                job = [*overrides, *compare_methods.SCENES[scene], "logger=none"]
-                cfg = compose_train(job)
-                for key, value in _set_values(overrides).items():
-                    assert OmegaConf.select(cfg, key) == value, (label, key)
-                if scene == "strong_artefacts":
-                    assert cfg.synthetic.atmosphere_co2 == 0.15
-                if issubclass(get_class(cfg.model._target_), BaseUnmixer):
-                    estimator = instantiate(cfg.model)
-                    assert estimator.seed == cfg.seed, label
-                    assert f"model={estimator.method}" in overrides, label
-                else:
-                    module = instantiate(cfg.model, num_bands=120, loss_name=cfg.loss.name)
-                    for key in ("lr", "lr_schedule", "decoder_lr_scale", "init_endmembers"):
-                        assert module.hparams[key] == cfg.model[key], (label, key)
-                dm = instantiate(cfg.data)
-                assert (dm.patch_size, dm.normalization, dm.mode, dm.seed) == (
-                    cfg.data.patch_size,
-                    cfg.data.normalization,
-                    cfg.data.mode,
-                    cfg.seed,
-                ), label
-
-
-def test_run_directories_are_ascii():
-    assert compare_methods.slug("recommended, α=1") == "recommended__alpha_1"
-    assert compare_methods.slug("γ_flat=0, lr ×0.1") == "gamma_flat_0__lr_x0_1"
-    for study in compare_methods.STUDIES.values():
-        for label in study["methods"]:
-            assert compare_methods.slug(label).isascii()
