@@ -41,8 +41,8 @@ bench: install ## Training step against the authors' approach, side by side (ARG
 gpu-check: install ## On a CUDA machine (~8 min): throughput, 500-epoch paper runs, sweep, DDP → docs/gpu.md (ARGS=--dry-run: CPU, < 1 min)
 	$(PY) scripts/gpu_check.py $(ARGS)
 
-quality: install ## Quality study of issue 7 on three reduced scenes vs NMF, MCR-ALS, VCA+FCLS (hours on a CPU; resumable)
-	$(PY) scripts/compare_methods.py --study quality --epochs 10 --out outputs/quality --threads 1 \
+quality: install ## Study of issue 11: 4 reduced scenes x 17 methods x 3 seeds, each at its best normalisation (~6-9 h on 2 free cores; resumable)
+	$(PY) scripts/compare_methods.py --study mixing --epochs 10 --jobs 2 --out outputs/mixing \
 		--set synthetic.num_tiles=2 data.patches_per_epoch=10000 $(ARGS)
 
 bench-big: install ## Out-of-core benchmark: train on a ≥ 30 GB mosaic written to outputs/, report peak RSS, delete it (~25 min)
