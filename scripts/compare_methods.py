@@ -909,6 +909,15 @@ def configure(args: argparse.Namespace) -> Study:
     reference = args.reference or spec.get("reference")
     if args.reference:
         _pick("reference", [args.reference], methods)
+    if any(o.startswith("seed=") for o in args.set):
+        raise FTIRUnmixerError("--set seed=…: every job sets its own seed; give --seeds instead.")
+    if any(o.startswith("data.normalization=") for o in args.set) and any(
+        method_spec(m)[1] for m in methods.values()
+    ):
+        raise FTIRUnmixerError(
+            "--set data.normalization=…: the study's tuned methods choose their own "
+            "normalisation (the paper's band_minmax is reported apart); drop it from --set."
+        )
     if args.jobs < 1 or args.epochs < 1:
         raise FTIRUnmixerError("--jobs and --epochs must be at least 1.")
     seeds = list(dict.fromkeys(args.seeds if args.seeds else spec["seeds"]))

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -242,14 +242,25 @@ def test_finished_jobs_are_not_rerun_and_each_prints_a_progress_line(
 
 def test_ctrl_c_starts_no_further_job(tmp_path, monkeypatch, capsys):
     calls = []
+    drained = threading.Event()
+
+    class Pool(cm.ThreadPoolExecutor):
+        """Tells the job when the main thread has shut the queue down (or not)."""
+
+        def shutdown(self, wait=True, *, cancel_futures=False):
+            super().shutdown(wait=False, cancel_futures=cancel_futures)
+            drained.set()
+            super().shutdown(wait=wait)
 
     def interrupted(cmd, **_):
-        """Ctrl-C while the job runs: SIGINT to this process; the job dies a moment later."""
+        """Ctrl-C while the job runs: SIGINT to this process; the job ends after the main
+        thread has reacted."""
         calls.append(cmd)
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.5)
+        drained.wait(timeout=30)
         return subprocess.CompletedProcess(cmd, -2)
 
+    monkeypatch.setattr(cm, "ThreadPoolExecutor", Pool)
     monkeypatch.setattr(cm.subprocess, "run", interrupted)
     monkeypatch.setitem(cm.STUDIES, "test", STUDY)
     argv = ["--study", "test", "--out", str(tmp_path), "--methods", "VCA", "--jobs", "1"]
@@ -348,6 +359,8 @@ def test_finished_runs_made_with_other_settings_stop_the_study(tmp_path, fake_tr
         (["--reference", "nope"], "--reference 'nope'"),
         (["--select-scene", "mars"], "--select-scene 'mars'"),
         (["--jobs", "0"], "--jobs and --epochs must be at least 1"),
+        (["--set", "seed=3"], "give --seeds instead"),
+        (["--set", "data.normalization=none"], "choose their own normalisation"),
     ],
 )
 def test_bad_arguments_stop_before_any_job(tmp_path, fake_training, capsys, argv, message):
