@@ -186,7 +186,8 @@ class ArchetypalUnmixer(BaseUnmixer):
         expanded = np.zeros((k, len(X)))
         for row, (support, w) in enumerate(zip(supports, weights, strict=True)):
             expanded[row, support] = w
-        self.expansion_ = expanded.sum(axis=1)
+        # The solver keeps α in [1, 1 + δ]; clipping only removes the rounding of the sum.
+        self.expansion_ = np.clip(expanded.sum(axis=1), 1.0, 1.0 + self.relaxation)
         self.archetype_weights_ = expanded / self.expansion_[:, None]
         mean = subspace.mean
         archetypes = mean + self.expansion_[:, None] * (self.archetype_weights_ @ X - mean)
