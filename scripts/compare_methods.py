@@ -79,16 +79,19 @@ BASELINES = {
 MINVOL_1000 = ["model=minvol_nmf", "model.max_iter=1000"]
 """Min-vol NMF stopped after 1000 iterations, as in the study that chose its defaults."""
 
-LEVER_BASE = ["experiment=paper"]
-"""The configuration each lever of the ``mixing`` study changes one key of."""
+LEVER_BASE = ["experiment=recommended"]
+"""The configuration each lever of the ``mixing`` study changes one key of (an ablation)."""
 LEVERS = [
+    "loss.name=wsad",
+    "model.baseline_degree=-1",
+    "model.atmosphere_components=0",
+    "model.patch_size=5",
+    "model.decoder_lr_scale=1.0",
+    "model.init_endmembers=minvol_nmf",
+    "model.init_endmembers=archetypal",
+    "model.decoder=archetypal",
     "model.volume_weight=0.1",
     "model.sparsity_weight=0.1",
-    "model.decoder=archetypal",
-    "model.init_endmembers=archetypal",
-    "model.init_endmembers=minvol_nmf",
-    "model.baseline_degree=1",
-    "model.atmosphere_components=1",
     "model.refit=fcls",
     "model.refit=nnls",
 ]
