@@ -41,9 +41,9 @@ bench: install ## Training step against the authors' approach, side by side (ARG
 gpu-check: install ## On a CUDA machine (~8 min): throughput, 500-epoch paper runs, sweep, DDP → docs/gpu.md (ARGS=--dry-run: CPU, < 1 min)
 	$(PY) scripts/gpu_check.py $(ARGS)
 
-quality: install ## Study of issue 11: 4 reduced scenes x 17 methods x 3 seeds, each at its best normalisation (~6-9 h on 2 free cores; resumable)
-	$(PY) scripts/compare_methods.py --study mixing --epochs 10 --jobs 2 --out outputs/mixing \
-		--set synthetic.num_tiles=2 data.patches_per_epoch=10000 $(ARGS)
+quality: install ## Study of issue 11: 4 reduced scenes x 8 methods x 3 seeds, each at its best normalisation (~2 h on 2 cores; resumable)
+	$(PY) scripts/compare_methods.py --study mixing --epochs 5 --jobs 2 --out outputs/mixing \
+		--set synthetic.num_tiles=2 data.patches_per_epoch=5000 $(ARGS)
 
 bench-big: install ## Out-of-core benchmark: train on a ≥ 30 GB mosaic written to outputs/, report peak RSS, delete it (~25 min)
 	$(PY) scripts/benchmark_out_of_core.py $(ARGS)

@@ -463,6 +463,25 @@ def test_mixing_study_runs_every_method_at_three_normalisations_against_all_base
         assert not any(o.startswith("data.normalization=") for o in method["overrides"]), label
 
 
+def test_ablations_change_one_key_of_the_recommendation_each():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    spec = cm.STUDIES["ablations"]
+    assert spec["methods"]["recommended"] == ["experiment=recommended"]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        recommended = compose(config_name="train", overrides=["experiment=recommended"])
+        for lever in cm.LEVERS:
+            overrides = spec["methods"][lever.removeprefix("model.")]
+            assert overrides == ["experiment=recommended", lever]
+            key, value = lever.split("=")
+            ablated = compose(config_name="train", overrides=overrides)
+            assert str(OmegaConf.select(ablated, key)) == value, lever
+            assert str(OmegaConf.select(recommended, key)) != value, lever
+    GlobalHydra.instance().clear()
+
+
 def test_run_directories_are_ascii():
     assert cm.slug("recommended, α=1") == "recommended__alpha_1"
     assert cm.slug("γ_flat=0, lr ×0.1") == "gamma_flat_0__lr_x0_1"
