@@ -21,7 +21,7 @@ mean ± sample std over the seeds (the truth-started rows are deterministic), th
 per-material angles of :data:`PER_MATERIAL`, worst material first.
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python scripts/error_budget.py \\
-        --seeds 0 1 2 -o outputs/error_budget.md      # ~20-40 min on one core
+        --seeds 0 1 2 -o outputs/error_budget.md      # 18 min on one shared core
 """
 
 from __future__ import annotations
