@@ -159,6 +159,8 @@ def test_recommended_and_full_image_change_only_their_levers_of_the_paper():
         "task_name": ("paper", "recommended"),
         "loss.name": ("wsad", "sad"),
         "data.normalization": ("band_minmax", "none"),
+        "data.patches_per_epoch": (20000, 5000),
+        "trainer.max_epochs": (500, 5),
         "model.init_endmembers": ("random", "nmf"),
         "model.decoder_lr_scale": (1.0, 0.1),
         "model.patch_size": (5, 1),
