@@ -566,18 +566,16 @@ def markdown(report: Report, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def failure_lines(result: dict) -> list[str]:
+    """A failed step: its exit status and the tail of its output."""
+    return [f"Failed (exit {result.get('status')}):", "", "```", result.get("tail", ""), "```"]
+
+
 def sweep_lines(result: dict) -> list[str]:
     """The sweep section."""
     lines = ["## make sweep", ""]
     if result.get("status") != 0:
-        return [
-            *lines,
-            f"Failed (exit {result.get('status')}):",
-            "",
-            "```",
-            result.get("tail", ""),
-            "```",
-        ]
+        return [*lines, *failure_lines(result)]
     return [
         *lines,
         f"`experiment=sweep_demo` ({result['jobs']} jobs, one after the other) and its report: "
@@ -591,14 +589,7 @@ def ddp_lines(result: dict) -> list[str]:
     if "skipped" in result:
         return [*lines, f"Not run: {result['skipped']}."]
     if result.get("status") != 0:
-        return [
-            *lines,
-            f"Failed (exit {result.get('status')}):",
-            "",
-            "```",
-            result.get("tail", ""),
-            "```",
-        ]
+        return [*lines, *failure_lines(result)]
     return [
         *lines,
         f"`trainer=ddp` over {result['devices']} devices: {result['epochs']} epochs, "

@@ -18,7 +18,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,10 +169,8 @@ def read_results(path: PathLike) -> UnmixingResult:
         FTIRUnmixerError: if the file is missing or lacks a contract dataset.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FTIRUnmixerError(f"{path}: no such results file; give a run's results.h5.")
     try:
-        with h5py.File(path, "r") as f:
+        with _open_results(path) as f:
             attrs: dict[str, object] = {}
             for key in f.attrs:
                 value = f.attrs[key]
@@ -193,8 +192,6 @@ def read_results(path: PathLike) -> UnmixingResult:
         raise FTIRUnmixerError(
             f"{path}: missing dataset {exc}; this is not a complete ftir-unmixer results file."
         ) from None
-    except OSError as exc:
-        raise FTIRUnmixerError(f"{path}: cannot be read as HDF5 ({exc}).") from None
 
 
 def read_learning_curve(path: PathLike) -> LearningCurve:
@@ -204,16 +201,23 @@ def read_learning_curve(path: PathLike) -> LearningCurve:
         FTIRUnmixerError: if the file is missing or holds no learning curve.
     """
     path = Path(path)
+    with _open_results(path) as f:
+        if LEARNING_CURVE_GROUP not in f:
+            raise FTIRUnmixerError(
+                f"{path}: no learning curve; it is recorded for network runs on data with "
+                "ground truth while callbacks.gt_curve.every_n_epochs > 0."
+            )
+        return LearningCurve.read(f[LEARNING_CURVE_GROUP])
+
+
+@contextmanager
+def _open_results(path: Path) -> Iterator[h5py.File]:
+    """A results file open for reading; a missing or unreadable file stops with one sentence."""
     if not path.is_file():
         raise FTIRUnmixerError(f"{path}: no such results file; give a run's results.h5.")
     try:
         with h5py.File(path, "r") as f:
-            if LEARNING_CURVE_GROUP not in f:
-                raise FTIRUnmixerError(
-                    f"{path}: no learning curve; it is recorded for network runs on data with "
-                    "ground truth while callbacks.gt_curve.every_n_epochs > 0."
-                )
-            return LearningCurve.read(f[LEARNING_CURVE_GROUP])
+            yield f
     except OSError as exc:
         raise FTIRUnmixerError(f"{path}: cannot be read as HDF5 ({exc}).") from None
 
